@@ -101,7 +101,11 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let target = if target.is_absolute() { target } else { workspace_root().join(target) };
+    let target = if target.is_absolute() {
+        target
+    } else {
+        workspace_root().join(target)
+    };
 
     for profile in ["debug", "release"] {
         let candidate = target.join(profile).join(name);
@@ -124,7 +128,10 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Wraps a spawned child; `name` is used in messages.
     pub fn new(name: impl Into<String>, child: Child) -> Self {
-        Self { child, name: name.into() }
+        Self {
+            child,
+            name: name.into(),
+        }
     }
 
     /// The process id.
@@ -219,6 +226,9 @@ pub fn promtool_check_metrics(exposition: &str) -> Option<Result<(), String>> {
     if output.status.success() && text.trim().is_empty() {
         Some(Ok(()))
     } else {
-        Some(Err(format!("promtool check metrics exited with {}: {text}", output.status)))
+        Some(Err(format!(
+            "promtool check metrics exited with {}: {text}",
+            output.status
+        )))
     }
 }

@@ -43,7 +43,10 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
         let child = Command::new(binary)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -53,13 +56,20 @@ impl Prometheus {
         let child = ChildGuard::new("prometheus", child);
 
         let base_url = format!("http://127.0.0.1:{port}");
-        if let Err(error) = wait_for_http(&format!("{base_url}/-/ready"), Duration::from_secs(30)).await
+        if let Err(error) =
+            wait_for_http(&format!("{base_url}/-/ready"), Duration::from_secs(30)).await
         {
-            let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
             panic!("Prometheus did not start: {error}\n{log}");
         }
 
-        Some(Self { _child: child, _dir: dir, base_url, client: reqwest::Client::new() })
+        Some(Self {
+            _child: child,
+            _dir: dir,
+            base_url,
+            client: reqwest::Client::new(),
+        })
     }
 
     /// The base URL, such as `http://127.0.0.1:41234`.
@@ -79,9 +89,15 @@ impl Prometheus {
             .json()
             .await
             .expect("query response is JSON");
-        assert_eq!(response["status"], "success", "query {expr} failed: {response}");
+        assert_eq!(
+            response["status"], "success",
+            "query {expr} failed: {response}"
+        );
 
-        let result = response["data"]["result"].as_array().cloned().unwrap_or_default();
+        let result = response["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         result
             .iter()
             .map(|sample| {
@@ -142,13 +158,19 @@ impl Pushgateway {
         let child = ChildGuard::new("prometheus-pushgateway", child);
 
         let base_url = format!("http://127.0.0.1:{port}");
-        if let Err(error) = wait_for_http(&format!("{base_url}/-/ready"), Duration::from_secs(30)).await
+        if let Err(error) =
+            wait_for_http(&format!("{base_url}/-/ready"), Duration::from_secs(30)).await
         {
-            let log = std::fs::read_to_string(dir.path().join("pushgateway.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(dir.path().join("pushgateway.log")).unwrap_or_default();
             panic!("Pushgateway did not start: {error}\n{log}");
         }
 
-        Some(Self { _child: child, _dir: dir, base_url })
+        Some(Self {
+            _child: child,
+            _dir: dir,
+            base_url,
+        })
     }
 
     /// The base URL, such as `http://127.0.0.1:41234`.
