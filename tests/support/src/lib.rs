@@ -159,8 +159,25 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Installs rustls' ring provider as the process default, once.
+///
+/// reqwest is built without a default TLS provider (no aws-lc), and building a client
+/// panics unless one is installed. The helpers here call this themselves; tests that build
+/// their own reqwest client call it first.
+pub fn install_crypto_provider() {
+    // An error means another provider is installed already, which serves as well.
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A reqwest client for tests, with the crypto provider installed.
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
 /// Polls `url` with GET until it answers 2xx or `timeout` passes.
 pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<(), String> {
+    install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
