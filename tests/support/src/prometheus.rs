@@ -142,13 +142,26 @@ pub struct Pushgateway {
 impl Pushgateway {
     /// Starts Debian's `prometheus-pushgateway` with `extra_args`. Returns `None` when the
     /// binary is missing outside CI.
+    ///
+    /// Debian's build persists to `/var/lib/prometheus/pushgateway.data` by default, which
+    /// would leak groups between tests, so persistence is off unless `extra_args` sets
+    /// `--persistence.file`.
     pub async fn start(extra_args: &[&str]) -> Option<Self> {
         let binary = require_tool("prometheus-pushgateway")?;
         let dir = tempfile::tempdir().expect("temporary directory for the Pushgateway");
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("pushgateway.log")).expect("log file");
+        let sets_persistence = extra_args
+            .iter()
+            .any(|arg| arg.starts_with("--persistence.file"));
+        let persistence_off: &[&str] = if sets_persistence {
+            &[]
+        } else {
+            &["--persistence.file="]
+        };
         let child = Command::new(binary)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(persistence_off)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
