@@ -1,0 +1,596 @@
+//! The aggregator's TOML configuration: a raw serde form with documented defaults, and a
+//! validated form that is the only one the rest of the code sees.
+//!
+//! `Config::load` reads the file, rejects unknown keys, and reports every invalid value at
+//! once, each naming the key, the value and what is allowed.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// The file as written by the operator. Every field has a default, so an empty file is a
+/// valid configuration that serves pushes on 127.0.0.1:9820 without polling a hub.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address for `/metrics`, `/-/healthy`, `/-/ready` and the push API.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+
+    /// Directory for the state file (task counters, active tasks, last hub snapshot) and the
+    /// pushed groups. Must be writable by the service user.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+
+    /// How the hub is polled. Without a `[hub]` table the aggregator does not poll.
+    #[serde(default)]
+    pub hub: Option<RawHubConfig>,
+
+    /// How task tags become label values.
+    #[serde(default)]
+    pub tags: RawTagsConfig,
+}
+
+/// The `[hub]` table.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawHubConfig {
+    /// The hub's XML-RPC URL, such as `https://koji.example.org/kojihub`.
+    pub url: String,
+
+    /// Seconds between the starts of two polls.
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+
+    /// Seconds one hub call may take before it fails; must be below the poll interval.
+    #[serde(default = "default_call_timeout_secs")]
+    pub call_timeout_secs: u64,
+
+    /// Seconds a TCP and TLS connection to the hub may take.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+
+    /// PEM file of the CA certificates that sign the hub's certificate. Default: the
+    /// system's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+
+    /// PEM certificate for hubs that demand a client certificate. It must be a monitoring
+    /// certificate of its own, never a builder's: a second session of a host user is
+    /// rejected and could take kojid's lock.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+
+    /// PEM private key of `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+
+    /// Seconds the channel list and channel membership are cached.
+    #[serde(default = "default_channel_cache_secs")]
+    pub channel_cache_secs: u64,
+
+    /// Task ids per `getTaskInfo` call when finished or new tasks are fetched.
+    #[serde(default = "default_task_info_batch")]
+    pub task_info_batch: usize,
+
+    /// Calls per `multiCall` request.
+    #[serde(default = "default_multicall_batch")]
+    pub multicall_batch: usize,
+
+    /// Seconds an id that the hub answers with nil (deleted, or not yet committed) is asked
+    /// again before it is skipped and counted in `koji_aggregator_task_ids_skipped_total`.
+    #[serde(default = "default_missing_task_retry_secs")]
+    pub missing_task_retry_secs: u64,
+
+    /// On the very first start, also count the tasks created in this many past hours.
+    /// 0 starts counting at the hub's current highest task id.
+    #[serde(default)]
+    pub backfill_hours: u64,
+}
+
+/// The `[tags]` table.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTagsConfig {
+    /// Maximum number of distinct tag label values. Values are admitted first come, first
+    /// served, and kept across restarts; tasks of later tags are labelled `other` and counted
+    /// in `koji_tasks_tag_folded_total`.
+    #[serde(default = "default_max_tag_values")]
+    pub max_values: usize,
+
+    /// Regex rewrites applied in order before the cap; the first pattern that matches the
+    /// whole tag name replaces it.
+    #[serde(default)]
+    pub rewrite: Vec<RawTagRewrite>,
+}
+
+/// One `[[tags.rewrite]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTagRewrite {
+    /// A regular expression (Rust `regex` syntax) matched against the whole tag name.
+    pub pattern: String,
+    /// The label value; `$1` and `${name}` refer to capture groups.
+    pub replacement: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9820".to_string()
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/koji-aggregator")
+}
+
+fn default_poll_interval_secs() -> u64 {
+    30
+}
+
+fn default_call_timeout_secs() -> u64 {
+    20
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+
+fn default_channel_cache_secs() -> u64 {
+    300
+}
+
+fn default_task_info_batch() -> usize {
+    500
+}
+
+fn default_multicall_batch() -> usize {
+    100
+}
+
+fn default_missing_task_retry_secs() -> u64 {
+    600
+}
+
+fn default_max_tag_values() -> usize {
+    500
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            state_dir: default_state_dir(),
+            hub: None,
+            tags: RawTagsConfig::default(),
+        }
+    }
+}
+
+impl Default for RawTagsConfig {
+    fn default() -> Self {
+        Self {
+            max_values: default_max_tag_values(),
+            rewrite: Vec::new(),
+        }
+    }
+}
+
+impl RawHubConfig {
+    /// A `[hub]` table with `url` and every other key at its default.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            poll_interval_secs: default_poll_interval_secs(),
+            call_timeout_secs: default_call_timeout_secs(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            channel_cache_secs: default_channel_cache_secs(),
+            task_info_batch: default_task_info_batch(),
+            multicall_batch: default_multicall_batch(),
+            missing_task_retry_secs: default_missing_task_retry_secs(),
+            backfill_hours: 0,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Directory for the state file and the pushed groups.
+    pub state_dir: PathBuf,
+    /// Hub polling, or `None` when this aggregator does not poll.
+    pub hub: Option<HubConfig>,
+    /// Tag label rules.
+    pub tags: TagsConfig,
+}
+
+/// The validated `[hub]` table.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// The hub's XML-RPC URL.
+    pub url: String,
+    /// Time between the starts of two polls.
+    pub poll_interval: Duration,
+    /// Time one hub call may take.
+    pub call_timeout: Duration,
+    /// Time a connection may take.
+    pub connect_timeout: Duration,
+    /// CA bundle for the hub's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, when the hub demands one.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// How long channel membership is cached.
+    pub channel_cache: Duration,
+    /// Task ids per `getTaskInfo` call.
+    pub task_info_batch: usize,
+    /// Calls per `multiCall` request.
+    pub multicall_batch: usize,
+    /// How long a nil task id is asked again before it is skipped.
+    pub missing_task_retry: Duration,
+    /// Past hours counted on the very first start.
+    pub backfill_hours: u64,
+}
+
+/// The validated `[tags]` table.
+#[derive(Clone, Debug)]
+pub struct TagsConfig {
+    /// Maximum number of distinct tag label values.
+    pub max_values: usize,
+    /// Rewrites applied in order; the first full match wins.
+    pub rewrites: Vec<TagRewrite>,
+}
+
+/// A compiled tag rewrite.
+#[derive(Clone, Debug)]
+pub struct TagRewrite {
+    /// The pattern, anchored to the whole tag name.
+    pub pattern: Regex,
+    /// The replacement, with `$1`-style references.
+    pub replacement: String,
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
+    /// The file is not valid TOML, or has an unknown key or a value of the wrong type.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message, with the line and the key.
+        message: String,
+    },
+
+    /// The file parsed but some values are not allowed.
+    #[error("invalid configuration file {path}:\n{}", Problems(problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// One line per invalid value.
+        problems: Vec<String>,
+    },
+}
+
+struct Problems<'a>(&'a [String]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(formatter)?;
+            }
+            write!(formatter, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text`; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: error.to_string().trim_end().to_string(),
+        })?;
+        raw.validate().map_err(|problems| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+impl RawConfig {
+    /// Checks every value and returns the validated configuration, or one message per
+    /// problem.
+    pub fn validate(&self) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+
+        let listen = match self.listen.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                problems.push(format!(
+                    "listen = {:?}: not an IP address and port; use for example \"127.0.0.1:9820\" or \"[::]:9820\"",
+                    self.listen
+                ));
+                None
+            }
+        };
+
+        if self.state_dir.as_os_str().is_empty() {
+            problems.push(
+                "state_dir = \"\": must name a directory, such as \"/var/lib/koji-aggregator\""
+                    .to_string(),
+            );
+        }
+
+        let hub = self
+            .hub
+            .as_ref()
+            .and_then(|hub| hub.validate(&mut problems));
+        let tags = self.tags.validate(&mut problems);
+
+        match (listen, problems.is_empty()) {
+            (Some(listen), true) => Ok(Config {
+                listen,
+                state_dir: self.state_dir.clone(),
+                hub,
+                tags: tags.expect("tags validate when there are no problems"),
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl RawHubConfig {
+    fn validate(&self, problems: &mut Vec<String>) -> Option<HubConfig> {
+        let before = problems.len();
+
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => problems.push(format!(
+                "hub.url = {:?}: not an http or https URL; use the hub's XML-RPC endpoint, such as \"https://koji.example.org/kojihub\"",
+                self.url
+            )),
+        }
+
+        positive(problems, "hub.poll_interval_secs", self.poll_interval_secs);
+        positive(problems, "hub.call_timeout_secs", self.call_timeout_secs);
+        positive(
+            problems,
+            "hub.connect_timeout_secs",
+            self.connect_timeout_secs,
+        );
+        if self.call_timeout_secs >= self.poll_interval_secs && self.poll_interval_secs > 0 {
+            problems.push(format!(
+                "hub.call_timeout_secs = {}: must be below hub.poll_interval_secs ({}), so a slow call cannot overlap the next poll",
+                self.call_timeout_secs, self.poll_interval_secs
+            ));
+        }
+        if self.connect_timeout_secs > self.call_timeout_secs {
+            problems.push(format!(
+                "hub.connect_timeout_secs = {}: must be at most hub.call_timeout_secs ({})",
+                self.connect_timeout_secs, self.call_timeout_secs
+            ));
+        }
+        in_range(
+            problems,
+            "hub.task_info_batch",
+            self.task_info_batch,
+            1,
+            10_000,
+        );
+        in_range(
+            problems,
+            "hub.multicall_batch",
+            self.multicall_batch,
+            1,
+            10_000,
+        );
+
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            (Some(_), None) => {
+                problems.push(
+                    "hub.cert_file is set but hub.key_file is not: set both or neither".to_string(),
+                );
+                None
+            }
+            (None, Some(_)) => {
+                problems.push(
+                    "hub.key_file is set but hub.cert_file is not: set both or neither".to_string(),
+                );
+                None
+            }
+        };
+
+        if problems.len() > before {
+            return None;
+        }
+        Some(HubConfig {
+            url: self.url.clone(),
+            poll_interval: Duration::from_secs(self.poll_interval_secs),
+            call_timeout: Duration::from_secs(self.call_timeout_secs),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            ca_file: self.ca_file.clone(),
+            identity,
+            channel_cache: Duration::from_secs(self.channel_cache_secs),
+            task_info_batch: self.task_info_batch,
+            multicall_batch: self.multicall_batch,
+            missing_task_retry: Duration::from_secs(self.missing_task_retry_secs),
+            backfill_hours: self.backfill_hours,
+        })
+    }
+}
+
+impl RawTagsConfig {
+    fn validate(&self, problems: &mut Vec<String>) -> Option<TagsConfig> {
+        let before = problems.len();
+
+        in_range(problems, "tags.max_values", self.max_values, 1, 100_000);
+
+        let mut rewrites = Vec::new();
+        for (index, rewrite) in self.rewrite.iter().enumerate() {
+            match Regex::new(&format!("^(?:{})$", rewrite.pattern)) {
+                Ok(pattern) => rewrites.push(TagRewrite {
+                    pattern,
+                    replacement: rewrite.replacement.clone(),
+                }),
+                Err(error) => problems.push(format!(
+                    "tags.rewrite[{index}].pattern = {:?}: invalid regular expression: {}",
+                    rewrite.pattern,
+                    error.to_string().lines().last().unwrap_or_default().trim()
+                )),
+            }
+            if rewrite.replacement.is_empty() {
+                problems.push(format!(
+                    "tags.rewrite[{index}].replacement = \"\": must not be empty; use a label value such as \"side-tag\""
+                ));
+            }
+        }
+
+        if problems.len() > before {
+            return None;
+        }
+        Some(TagsConfig {
+            max_values: self.max_values,
+            rewrites,
+        })
+    }
+}
+
+fn positive(problems: &mut Vec<String>, key: &str, value: u64) {
+    if value == 0 {
+        problems.push(format!("{key} = 0: must be at least 1"));
+    }
+}
+
+fn in_range(problems: &mut Vec<String>, key: &str, value: usize, min: usize, max: usize) {
+    if !(min..=max).contains(&value) {
+        problems.push(format!("{key} = {value}: must be between {min} and {max}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("aggregator.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_uses_defaults() {
+        let config = parse("").expect("empty file is valid");
+
+        assert_eq!(config.listen, "127.0.0.1:9820".parse().unwrap());
+        assert_eq!(config.state_dir, PathBuf::from("/var/lib/koji-aggregator"));
+        assert!(config.hub.is_none());
+        assert_eq!(config.tags.max_values, 500);
+    }
+
+    #[test]
+    fn hub_defaults_match_with_url() {
+        let text = "[hub]\nurl = \"https://koji.example.org/kojihub\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+
+        assert_eq!(
+            raw.hub,
+            Some(RawHubConfig::with_url("https://koji.example.org/kojihub"))
+        );
+        let hub = parse(text).unwrap().hub.unwrap();
+        assert_eq!(hub.poll_interval, Duration::from_secs(30));
+        assert_eq!(hub.call_timeout, Duration::from_secs(20));
+        assert_eq!(hub.missing_task_retry, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn default_config_round_trips() {
+        let raw = RawConfig {
+            hub: Some(RawHubConfig::with_url("https://koji.example.org/kojihub")),
+            ..RawConfig::default()
+        };
+        let text = toml::to_string(&raw).unwrap();
+
+        assert_eq!(toml::from_str::<RawConfig>(&text).unwrap(), raw);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let error = parse("[hub]\nurl = \"https://k/kojihub\"\npoll_intervall_secs = 5\n")
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains("poll_intervall_secs"), "{error}");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = r#"
+listen = "localhost"
+[hub]
+url = "ftp://koji"
+poll_interval_secs = 10
+call_timeout_secs = 10
+task_info_batch = 0
+cert_file = "/etc/cert.pem"
+[tags]
+max_values = 0
+[[tags.rewrite]]
+pattern = "(unclosed"
+replacement = "x"
+"#;
+        let error = parse(text).unwrap_err().to_string();
+
+        assert!(error.contains("listen = \"localhost\""), "{error}");
+        assert!(error.contains("hub.url = \"ftp://koji\""), "{error}");
+        assert!(
+            error.contains("hub.call_timeout_secs = 10: must be below"),
+            "{error}"
+        );
+        assert!(error.contains("hub.task_info_batch = 0"), "{error}");
+        assert!(error.contains("hub.key_file is not"), "{error}");
+        assert!(error.contains("tags.max_values = 0"), "{error}");
+        assert!(
+            error.contains("tags.rewrite[0].pattern = \"(unclosed\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn rewrite_matches_whole_tag() {
+        let config = parse(
+            "[[tags.rewrite]]\npattern = 'f\\d+-build-side-\\d+'\nreplacement = 'side-tag'\n",
+        )
+        .unwrap();
+        let rewrite = &config.tags.rewrites[0];
+
+        assert!(rewrite.pattern.is_match("f41-build-side-12345"));
+        assert!(!rewrite.pattern.is_match("xf41-build-side-12345"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP server: `/metrics`, `/-/healthy` and `/-/ready`.
+//!
+//! `/metrics` gathers the families of every [`MetricsSource`], drops duplicate series (the
+//! first wins; neither the `prometheus` crate nor promtool 2.42 catches them), and writes
+//! the text format 0.0.4, gzip-compressed when the scraper accepts it.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use prometheus::proto::MetricFamily;
+
+/// Something that contributes metric families to `/metrics`.
+pub trait MetricsSource: Send + Sync {
+    /// The families as of now. Called once per scrape, concurrently with other calls.
+    fn families(&self) -> Vec<MetricFamily>;
+
+    /// Whether this source has what it needs to serve meaningful data (for `/-/ready`).
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    sources: Arc<Vec<Arc<dyn MetricsSource>>>,
+    duplicates_dropped: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// Serves the families of `sources`, in order: where two sources emit the same series,
+    /// the earlier source wins.
+    pub fn new(sources: Vec<Arc<dyn MetricsSource>>) -> Self {
+        Self {
+            sources: Arc::new(sources),
+            duplicates_dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Renders the text exposition of every source, with duplicate series and families of
+    /// conflicting types dropped, logged and counted.
+    pub fn render(&self) -> String {
+        let mut families: Vec<MetricFamily> = self
+            .sources
+            .iter()
+            .flat_map(|source| source.families())
+            .collect();
+        families.push(self.own_families());
+
+        let rendered = koji_metrics::render(families);
+        if !rendered.duplicate_series.is_empty() || !rendered.type_conflicts.is_empty() {
+            let dropped = rendered.duplicate_series.len() as u64;
+            self.duplicates_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+            tracing::warn!(
+                duplicate_series = dropped,
+                first = rendered.duplicate_series.first().map(ToString::to_string),
+                type_conflicts = ?rendered.type_conflicts,
+                "Dropped inconsistent series from /metrics; the first occurrence was served."
+            );
+        }
+        rendered.text
+    }
+
+    fn own_families(&self) -> MetricFamily {
+        let mut builder = koji_metrics::FamilyBuilder::new(
+            &koji_metrics::contract::AGGREGATOR_DUPLICATE_SERIES_DROPPED_TOTAL,
+        );
+        let dropped = self.duplicates_dropped.load(Ordering::Relaxed) as f64;
+        builder
+            .sample(&[], dropped)
+            .expect("the counter has no labels");
+        builder.build()
+    }
+}
+
+/// The router for the metrics and health endpoints.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let text = tokio::task::spawn_blocking(move || state.render())
+        .await
+        .unwrap_or_else(|error| format!("# render failed: {error}\n"));
+    let content_type = HeaderValue::from_static(koji_metrics::TEXT_CONTENT_TYPE);
+
+    if !accepts_gzip(&headers) {
+        return ([(header::CONTENT_TYPE, content_type)], text).into_response();
+    }
+    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
+    match encoder
+        .write_all(text.as_bytes())
+        .and_then(|()| encoder.finish())
+    {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(_) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|parameter| {
+                let parameter = parameter.trim().replace(' ', "");
+                parameter == "q=0" || parameter == "q=0.0" || parameter == "q=0.00"
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+async fn healthy() -> &'static str {
+    "OK\n"
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.sources.iter().all(|source| source.ready()) {
+        (StatusCode::OK, "OK\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no successful hub poll yet\n",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(&headers("gzip")));
+        assert!(accepts_gzip(&headers("deflate, gzip;q=0.5")));
+        assert!(accepts_gzip(&headers("*")));
+        assert!(!accepts_gzip(&headers("gzip;q=0")));
+        assert!(!accepts_gzip(&headers("identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+}
