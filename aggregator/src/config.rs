@@ -12,6 +12,9 @@ use std::time::Duration;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::push::Limits;
+use crate::tls::TlsFiles;
+
 /// The file as written by the operator. Every field has a default, so an empty file is a
 /// valid configuration that serves pushes on 127.0.0.1:9820 without polling a hub.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -33,6 +36,15 @@ pub struct RawConfig {
     /// How task tags become label values.
     #[serde(default)]
     pub tags: RawTagsConfig,
+
+    /// The push receiver: limits, expiry of silent groups, persistence and token secrets.
+    #[serde(default)]
+    pub push: RawPushConfig,
+
+    /// HTTPS for every endpoint, and client certificates as push credentials. Without a
+    /// `[tls]` table the aggregator serves plain HTTP.
+    #[serde(default)]
+    pub tls: Option<RawTlsConfig>,
 }
 
 /// The `[hub]` table.
@@ -118,6 +130,81 @@ pub struct RawTagRewrite {
     pub replacement: String,
 }
 
+/// The `[push]` table.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushConfig {
+    /// Maximum size in bytes of a push body, checked before and again after gunzip; larger
+    /// bodies are rejected with 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+
+    /// Maximum number of series in one group; a push that would exceed it is rejected with
+    /// 413.
+    #[serde(default = "default_max_series_per_group")]
+    pub max_series_per_group: usize,
+
+    /// Maximum number of groups; a push that would add a group beyond it is rejected with
+    /// 503.
+    #[serde(default = "default_max_groups")]
+    pub max_groups: usize,
+
+    /// Seconds after its last push that a group is dropped, so a dead agent's series do not
+    /// stay forever. 0 keeps groups until they are deleted, as the Pushgateway does.
+    #[serde(default = "default_expiry_secs")]
+    pub expiry_secs: u64,
+
+    /// Seconds between two writes of the pushed groups to `<state_dir>/pushed.json`; they are
+    /// also written at shutdown.
+    #[serde(default = "default_persist_interval_secs")]
+    pub persist_interval_secs: u64,
+
+    /// Files that each contain a secret for push tokens; the token of host X is the
+    /// lowercase hex HMAC-SHA256 of X under a secret (`koji-aggregator token X` prints it).
+    /// Several files let a new secret be rolled in. Without secret files and without
+    /// `tls.client_ca_file`, only loopback peers may push.
+    #[serde(default)]
+    pub token_secret_files: Vec<PathBuf>,
+}
+
+/// The `[tls]` table.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsConfig {
+    /// PEM certificate chain of the server, leaf first.
+    pub cert_file: PathBuf,
+
+    /// PEM private key of the server certificate.
+    pub key_file: PathBuf,
+
+    /// PEM CA certificates that sign agents' client certificates. A client certificate is
+    /// optional at the handshake (Prometheus scrapes without one); one that is presented
+    /// must chain to these CAs, and its DNS name (or common name) is the host it may push
+    /// for.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+}
+
+fn default_max_body_bytes() -> usize {
+    4 << 20
+}
+
+fn default_max_series_per_group() -> usize {
+    10_000
+}
+
+fn default_max_groups() -> usize {
+    50_000
+}
+
+fn default_expiry_secs() -> u64 {
+    600
+}
+
+fn default_persist_interval_secs() -> u64 {
+    30
+}
+
 fn default_listen() -> String {
     "127.0.0.1:9820".to_string()
 }
@@ -165,6 +252,21 @@ impl Default for RawConfig {
             state_dir: default_state_dir(),
             hub: None,
             tags: RawTagsConfig::default(),
+            push: RawPushConfig::default(),
+            tls: None,
+        }
+    }
+}
+
+impl Default for RawPushConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_body_bytes(),
+            max_series_per_group: default_max_series_per_group(),
+            max_groups: default_max_groups(),
+            expiry_secs: default_expiry_secs(),
+            persist_interval_secs: default_persist_interval_secs(),
+            token_secret_files: Vec::new(),
         }
     }
 }
@@ -209,6 +311,23 @@ pub struct Config {
     pub hub: Option<HubConfig>,
     /// Tag label rules.
     pub tags: TagsConfig,
+    /// The push receiver.
+    pub push: PushConfig,
+    /// HTTPS, or `None` for plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The validated `[push]` table.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// Body, series and group limits.
+    pub limits: Limits,
+    /// Time after the last push that a group is dropped; `None` keeps groups.
+    pub expiry: Option<Duration>,
+    /// Time between two writes of the pushed groups.
+    pub persist_interval: Duration,
+    /// Files with token secrets, the first of which `koji-aggregator token` uses.
+    pub token_secret_files: Vec<PathBuf>,
 }
 
 /// The validated `[hub]` table.
@@ -353,6 +472,11 @@ impl RawConfig {
             .as_ref()
             .and_then(|hub| hub.validate(&mut problems));
         let tags = self.tags.validate(&mut problems);
+        let push = self.push.validate(&mut problems);
+        let tls = self
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.validate(&mut problems));
 
         match (listen, problems.is_empty()) {
             (Some(listen), true) => Ok(Config {
@@ -360,6 +484,8 @@ impl RawConfig {
                 state_dir: self.state_dir.clone(),
                 hub,
                 tags: tags.expect("tags validate when there are no problems"),
+                push: push.expect("push validates when there are no problems"),
+                tls,
             }),
             _ => Err(problems),
         }
@@ -484,6 +610,86 @@ impl RawTagsConfig {
     }
 }
 
+impl RawPushConfig {
+    fn validate(&self, problems: &mut Vec<String>) -> Option<PushConfig> {
+        let before = problems.len();
+        in_range(
+            problems,
+            "push.max_body_bytes",
+            self.max_body_bytes,
+            1024,
+            1 << 30,
+        );
+        in_range(
+            problems,
+            "push.max_series_per_group",
+            self.max_series_per_group,
+            1,
+            10_000_000,
+        );
+        in_range(problems, "push.max_groups", self.max_groups, 1, 10_000_000);
+        positive(
+            problems,
+            "push.persist_interval_secs",
+            self.persist_interval_secs,
+        );
+        for (index, path) in self.token_secret_files.iter().enumerate() {
+            if path.as_os_str().is_empty() {
+                problems.push(format!(
+                    "push.token_secret_files[{index}] = \"\": must name a file, such as \
+                     \"/etc/koji-aggregator/push-token.secret\""
+                ));
+            }
+        }
+        if problems.len() > before {
+            return None;
+        }
+        Some(PushConfig {
+            limits: Limits {
+                max_body_bytes: self.max_body_bytes,
+                max_series_per_group: self.max_series_per_group,
+                max_groups: self.max_groups,
+            },
+            expiry: (self.expiry_secs > 0).then(|| Duration::from_secs(self.expiry_secs)),
+            persist_interval: Duration::from_secs(self.persist_interval_secs),
+            token_secret_files: self.token_secret_files.clone(),
+        })
+    }
+}
+
+impl RawTlsConfig {
+    fn validate(&self, problems: &mut Vec<String>) -> Option<TlsFiles> {
+        let before = problems.len();
+        for (key, path) in [
+            ("tls.cert_file", &self.cert_file),
+            ("tls.key_file", &self.key_file),
+        ] {
+            if path.as_os_str().is_empty() {
+                problems.push(format!("{key} = \"\": must name a PEM file"));
+            }
+        }
+        if self
+            .client_ca_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            problems.push(
+                "tls.client_ca_file = \"\": must name a PEM file, or be left out to request no \
+                 client certificate"
+                    .to_string(),
+            );
+        }
+        if problems.len() > before {
+            return None;
+        }
+        Some(TlsFiles {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+        })
+    }
+}
+
 fn positive(problems: &mut Vec<String>, key: &str, value: u64) {
     if value == 0 {
         problems.push(format!("{key} = 0: must be at least 1"));
@@ -512,6 +718,11 @@ mod tests {
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/koji-aggregator"));
         assert!(config.hub.is_none());
         assert_eq!(config.tags.max_values, 500);
+        assert_eq!(config.push.limits, Limits::default());
+        assert_eq!(config.push.expiry, Some(Duration::from_secs(600)));
+        assert_eq!(config.push.persist_interval, Duration::from_secs(30));
+        assert!(config.push.token_secret_files.is_empty());
+        assert!(config.tls.is_none());
     }
 
     #[test]
@@ -580,6 +791,66 @@ replacement = "x"
             error.contains("tags.rewrite[0].pattern = \"(unclosed\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn push_and_tls_tables() {
+        let text = r#"
+[push]
+max_body_bytes = 4096
+expiry_secs = 0
+persist_interval_secs = 5
+token_secret_files = ["/etc/koji-aggregator/new.secret", "/etc/koji-aggregator/old.secret"]
+[tls]
+cert_file = "/etc/koji-aggregator/tls.crt"
+key_file = "/etc/koji-aggregator/tls.key"
+client_ca_file = "/etc/koji-aggregator/client-ca.crt"
+"#;
+        let config = parse(text).unwrap();
+
+        assert_eq!(config.push.limits.max_body_bytes, 4096);
+        assert_eq!(config.push.expiry, None);
+        assert_eq!(config.push.persist_interval, Duration::from_secs(5));
+        assert_eq!(config.push.token_secret_files.len(), 2);
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.cert_file, PathBuf::from("/etc/koji-aggregator/tls.crt"));
+        assert_eq!(
+            tls.client_ca_file,
+            Some(PathBuf::from("/etc/koji-aggregator/client-ca.crt"))
+        );
+    }
+
+    #[test]
+    fn push_and_tls_problems_reported() {
+        let text = r#"
+[push]
+max_body_bytes = 100
+max_series_per_group = 0
+max_groups = 0
+persist_interval_secs = 0
+token_secret_files = [""]
+[tls]
+cert_file = ""
+key_file = "/etc/k"
+client_ca_file = ""
+"#;
+        let error = parse(text).unwrap_err().to_string();
+
+        for expected in [
+            "push.max_body_bytes = 100: must be between 1024",
+            "push.max_series_per_group = 0",
+            "push.max_groups = 0",
+            "push.persist_interval_secs = 0",
+            "push.token_secret_files[0] = \"\"",
+            "tls.cert_file = \"\"",
+            "tls.client_ca_file = \"\"",
+        ] {
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+        let missing_key = parse("[tls]\ncert_file = \"/etc/c\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(missing_key.contains("key_file"), "{missing_key}");
     }
 
     #[test]

@@ -1,20 +1,24 @@
-//! `koji-aggregator`: polls a Koji hub and serves `/metrics` for Prometheus.
+//! `koji-aggregator`: polls a Koji hub, receives agent pushes, and serves `/metrics` for
+//! Prometheus.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use koji_aggregator::config::Config;
+use koji_aggregator::identity::TokenSecret;
 use tracing_subscriber::EnvFilter;
 
-/// Polls a Koji hub and serves its builders, channels and tasks on /metrics for Prometheus.
+/// Polls a Koji hub, receives pushes from koji-agent, and serves builders, channels, tasks
+/// and pushed series on /metrics for Prometheus.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// Configuration file (TOML).
     #[arg(
         long,
+        global = true,
         value_name = "FILE",
         default_value = "/etc/koji-aggregator/aggregator.toml"
     )]
@@ -29,10 +33,26 @@ struct Args {
     /// "info,koji=debug".
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the push token of HOST: the lowercase hex HMAC-SHA256 of HOST under the first
+    /// secret of push.token_secret_files. The agent on HOST sends it as a bearer token.
+    Token {
+        /// The host name, as the agent pushes it in the instance grouping label.
+        host: String,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Token { host }) = &args.command {
+        return print_token(&args.config, host);
+    }
     if args.check_config {
         return check_config(&args.config);
     }
@@ -75,6 +95,34 @@ fn check_config(path: &Path) -> ExitCode {
     match Config::load(path) {
         Ok(_) => {
             println!("configuration OK: {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            println!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_token(config_path: &Path, host: &str) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(error) => {
+            println!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(secret_file) = config.push.token_secret_files.first() else {
+        println!(
+            "{} has no push.token_secret_files; add a file with a random secret to the [push] \
+             table first",
+            config_path.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    match TokenSecret::load(secret_file) {
+        Ok(secret) => {
+            println!("{}", secret.token(host));
             ExitCode::SUCCESS
         }
         Err(error) => {

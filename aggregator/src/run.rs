@@ -10,7 +10,14 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::hub::{HubPoller, StartError, SystemClock};
+use crate::identity::{Authenticator, PeerInfo, SecretError, TokenSecret};
+use crate::persist::PersistError;
+use crate::push::combine::PushSource;
+use crate::push::expiry::expire_periodically;
+use crate::push::persist::{PUSHED_FILE, load, save_periodically};
+use crate::push::{PushState, Store};
 use crate::server::{self, AppState, MetricsSource};
+use crate::tls::{PlainListener, TlsError, TlsListener, server_config};
 
 /// Time the server and the poller get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -38,6 +45,30 @@ pub enum RunError {
     /// The signal handlers could not be installed.
     #[error("cannot install the SIGTERM handler: {0}")]
     Signal(std::io::Error),
+
+    /// The state directory for the pushed groups could not be created.
+    #[error(
+        "cannot create the state directory {path}: {source}; create it writable for the \
+         service user, or set state_dir to another directory"
+    )]
+    StateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
+    /// The saved pushed groups could not be read.
+    #[error(transparent)]
+    Pushed(#[from] PersistError),
+
+    /// A token secret file could not be used.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+
+    /// The TLS files could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Runs the aggregator: loads the state, starts the poller and the HTTP server, and stops
@@ -60,6 +91,10 @@ pub async fn run(config: &Config, config_path: &Path) -> Result<(), RunError> {
         }
     };
 
+    let (push_state, push_store) = start_push(config)?;
+    sources.push(Arc::new(PushSource::new(push_store.clone())));
+    let tls = config.tls.as_ref().map(server_config).transpose()?;
+
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| RunError::Bind {
@@ -73,19 +108,43 @@ pub async fn run(config: &Config, config_path: &Path) -> Result<(), RunError> {
         listen = %address,
         hub_url = config.hub.as_ref().map(|hub| hub.url.as_str()),
         state_dir = %config.state_dir.display(),
+        tls = tls.is_some(),
         "koji-aggregator started."
     );
 
     let poller = poller.map(|poller| tokio::spawn(poller.run(stopped.clone())));
-    let mut server_stop = stopped.clone();
-    let app = server::router(AppState::new(sources));
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _stopped = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+    let expiry = config.push.expiry.map(|max_age| {
+        tokio::spawn(expire_periodically(
+            push_store.clone(),
+            max_age,
+            wait_for_stop(stopped.clone()),
+        ))
     });
+    let saver = tokio::spawn(save_periodically(
+        push_store.clone(),
+        config.state_dir.join(PUSHED_FILE),
+        config.push.persist_interval,
+        wait_for_stop(stopped.clone()),
+    ));
+
+    let app = server::router(AppState::new(sources)).merge(crate::push::router(push_state));
+    let service = app.into_make_service_with_connect_info::<PeerInfo>();
+    let server_stop = wait_for_stop(stopped.clone());
+    let mut server = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(PlainListener::new(listener), service)
+                .with_graceful_shutdown(server_stop)
+                .await
+        }),
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).map_err(RunError::Serve)?;
+            tokio::spawn(async move {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(server_stop)
+                    .await
+            })
+        }
+    };
 
     tokio::select! {
         signal = stop_signal() => {
@@ -110,8 +169,62 @@ pub async fn run(config: &Config, config_path: &Path) -> Result<(), RunError> {
     if finished.is_err() {
         tracing::info!("Open connections did not close in time; stopping anyway.");
     }
+    if let Some(expiry) = expiry {
+        let _expiry = expiry.await;
+    }
+    // The final write of the pushed groups is not cut short: losing it would lose the
+    // pushes since the last interval.
+    let _saver = saver.await;
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Creates the push store with the groups saved in the state directory, and the state of
+/// the push handlers with the configured credentials.
+fn start_push(config: &Config) -> Result<(PushState, Arc<Store>), RunError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| RunError::StateDir {
+        path: config.state_dir.clone(),
+        source,
+    })?;
+    let store = Arc::new(Store::new(config.push.limits));
+    let path = config.state_dir.join(PUSHED_FILE);
+    let report = load(&path, &store)?;
+    for skipped in &report.skipped {
+        tracing::warn!(file = %path.display(), reason = %skipped, "Left out a saved pushed group.");
+    }
+    if report.groups > 0 || !report.skipped.is_empty() {
+        tracing::info!(
+            file = %path.display(),
+            groups = report.groups,
+            skipped = report.skipped.len(),
+            "Restored the pushed groups."
+        );
+    }
+
+    let secrets = config
+        .push
+        .token_secret_files
+        .iter()
+        .map(|path| TokenSecret::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client_certificates = config
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.client_ca_file.is_some());
+    let authenticator = Authenticator::new(secrets, client_certificates);
+    if !authenticator.has_credentials() {
+        tracing::warn!(
+            "No push credential is configured (push.token_secret_files, tls.client_ca_file), \
+             so only loopback peers may push. Behind a reverse proxy on this host every peer \
+             looks local: configure credentials there."
+        );
+    }
+    Ok((PushState::new(store.clone(), authenticator), store))
+}
+
+/// Completes when `stopped` turns true.
+async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
+    let _stopped = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Waits for SIGTERM or SIGINT and returns its name.

@@ -2,7 +2,10 @@
 //!
 //! `/metrics` gathers the families of every [`MetricsSource`], drops duplicate series (the
 //! first wins; neither the `prometheus` crate nor promtool 2.42 catches them), and writes
-//! the text format 0.0.4, gzip-compressed when the scraper accepts it.
+//! the text format 0.0.4, gzip-compressed when the scraper accepts it. The last source may
+//! write its own series as text after the others ([`MetricsSource::render_after`]), which
+//! the push store does, so hundreds of thousands of pushed series never become protobuf
+//! objects.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -26,6 +29,17 @@ pub trait MetricsSource: Send + Sync {
     fn ready(&self) -> bool {
         true
     }
+
+    /// Renders `earlier`, the families of every source before this one, followed by this
+    /// source's own series. Only the last source is asked. The default returns `earlier`
+    /// unchanged, and then this source's [`families`](Self::families) are merged like any
+    /// other's.
+    fn render_after(
+        &self,
+        earlier: Vec<MetricFamily>,
+    ) -> Result<koji_metrics::Rendered, Vec<MetricFamily>> {
+        Err(earlier)
+    }
 }
 
 /// Everything the handlers share.
@@ -48,14 +62,27 @@ impl AppState {
     /// Renders the text exposition of every source, with duplicate series and families of
     /// conflicting types dropped, logged and counted.
     pub fn render(&self) -> String {
-        let mut families: Vec<MetricFamily> = self
-            .sources
-            .iter()
-            .flat_map(|source| source.families())
-            .collect();
+        let (last, before) = match self.sources.split_last() {
+            Some((last, before)) => (Some(last), before),
+            None => (None, &[][..]),
+        };
+        let mut families: Vec<MetricFamily> =
+            before.iter().flat_map(|source| source.families()).collect();
         families.push(self.own_families());
 
-        let rendered = koji_metrics::render(families);
+        let rendered = match last {
+            None => koji_metrics::render(families),
+            Some(last) => match last.render_after(families) {
+                Ok(rendered) => rendered,
+                Err(mut families) => {
+                    // The aggregator's own family stays last, after every source's.
+                    let own = families.pop();
+                    families.extend(last.families());
+                    families.extend(own);
+                    koji_metrics::render(families)
+                }
+            },
+        };
         if !rendered.duplicate_series.is_empty() || !rendered.type_conflicts.is_empty() {
             let dropped = rendered.duplicate_series.len() as u64;
             self.duplicates_dropped
@@ -92,28 +119,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let text = tokio::task::spawn_blocking(move || state.render())
-        .await
-        .unwrap_or_else(|error| format!("# render failed: {error}\n"));
+    let gzip = accepts_gzip(&headers);
+    // Rendering and compressing a large exposition takes long enough to stall the other
+    // requests of a runtime worker, so both run on the blocking pool.
+    let body = tokio::task::spawn_blocking(move || {
+        let text = state.render();
+        if !gzip {
+            return Err(text);
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
+        encoder
+            .write_all(text.as_bytes())
+            .and_then(|()| encoder.finish())
+            .map_err(|_| text)
+    })
+    .await
+    .unwrap_or_else(|error| Err(format!("# render failed: {error}\n")));
     let content_type = HeaderValue::from_static(koji_metrics::TEXT_CONTENT_TYPE);
 
-    if !accepts_gzip(&headers) {
-        return ([(header::CONTENT_TYPE, content_type)], text).into_response();
-    }
-    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 4), Compression::fast());
-    match encoder
-        .write_all(text.as_bytes())
-        .and_then(|()| encoder.finish())
-    {
-        Ok(body) => (
+    match body {
+        Ok(compressed) => (
             [
                 (header::CONTENT_TYPE, content_type),
                 (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
             ],
-            body,
+            compressed,
         )
             .into_response(),
-        Err(_) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
+        Err(text) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
     }
 }
 

@@ -1,0 +1,59 @@
+//! Groups of silent agents expire on the timer, without any scrape in between.
+
+mod push_support;
+
+use std::time::{Duration, Instant};
+
+use koji_aggregator::push::expiry::expire_periodically;
+use koji_aggregator::push::{GroupingKey, Limits};
+use push_support::{TestServer, send};
+use reqwest::Method;
+
+#[tokio::test]
+async fn silent_group_expires_without_scrapes() {
+    let server = TestServer::start(Limits::default()).await;
+    let client = push_support::client();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let expiry = tokio::spawn(expire_periodically(
+        server.store.clone(),
+        Duration::from_secs(2),
+        async move {
+            let _closed = stopped.await;
+        },
+    ));
+    let silent = GroupingKey::from_path("job/agent/instance/silent").unwrap();
+    let active = GroupingKey::from_path("job/agent/instance/active").unwrap();
+
+    let push = |host: &'static str| {
+        let url = format!("{}/metrics/job/agent/instance/{host}", server.url);
+        let client = client.clone();
+        async move {
+            let body = format!("agent_up{{host=\"{host}\"}} 1\n").into_bytes();
+            let (status, message) = send(&client, Method::PUT, &url, &[], body).await;
+            assert_eq!(status, 200, "{message}");
+        }
+    };
+    push("silent").await;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(3500) {
+        push("active").await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    assert!(
+        server.store.group(&silent).is_none(),
+        "the silent group is still stored"
+    );
+    assert!(
+        server.store.group(&active).is_some(),
+        "the active group expired"
+    );
+    let exposition = server.metrics(&client).await;
+    assert!(!exposition.contains("instance=\"silent\""), "{exposition}");
+    assert!(
+        exposition.contains("koji_agent_last_push_timestamp_seconds{host=\"silent\"}"),
+        "the last push of the silent host stays visible: {exposition}"
+    );
+    stop.send(()).unwrap();
+    expiry.await.unwrap();
+}

@@ -1,0 +1,306 @@
+//! Bad pushes: each gets its status and a message that explains it, and nothing else in
+//! `/metrics` changes apart from the push counters and, for a push whose body decoded, the
+//! group's `push_failure_time_seconds`.
+
+mod push_support;
+
+use koji_aggregator::push::Limits;
+use koji_metrics::text::parse_text;
+use push_support::{TestServer, send};
+use reqwest::Method;
+
+const TARGET: &str = "/metrics/job/agent/instance/b2";
+
+/// One bad push and what must come back.
+struct Case {
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Vec<u8>,
+    status: u16,
+    message: &'static str,
+    reason: &'static str,
+    /// Whether the target group's failure time must change.
+    marks_failure: bool,
+}
+
+fn case(name: &'static str, body: impl Into<Vec<u8>>, status: u16, message: &'static str) -> Case {
+    Case {
+        name,
+        method: Method::PUT,
+        path: TARGET,
+        headers: Vec::new(),
+        body: body.into(),
+        status,
+        message,
+        reason: "invalid_body",
+        marks_failure: false,
+    }
+}
+
+fn many_series(count: usize) -> Vec<u8> {
+    let mut body = String::from("# TYPE agent_series gauge\n");
+    for index in 0..count {
+        body.push_str(&format!("agent_series{{i=\"{index}\"}} 1\n"));
+    }
+    body.into_bytes()
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "unterminated last line",
+            "agent_ok 1\nagent_more 2",
+            400,
+            "line 2",
+        ),
+        case("crlf line endings", "agent_ok 1\r\n", 400, "ends in CR LF"),
+        case("invalid metric name", "agent-dash 1\n", 400, "line 1"),
+        case(
+            "invalid label name",
+            "agent_ok{in-valid=\"1\"} 1\n",
+            400,
+            "line 1",
+        ),
+        Case {
+            reason: "timestamp",
+            marks_failure: true,
+            ..case(
+                "timestamp",
+                "agent_ok 1 1700000000000\n",
+                400,
+                "must not have timestamps",
+            )
+        },
+        Case {
+            reason: "type_conflict",
+            marks_failure: true,
+            ..case(
+                "counter pushed as gauge by second host",
+                "# TYPE agent_jobs_done_total gauge\nagent_jobs_done_total{host=\"b2\"} 1\n",
+                400,
+                "pushed as a gauge but is a counter",
+            )
+        },
+        Case {
+            reason: "type_conflict",
+            marks_failure: true,
+            ..case(
+                "contract family with another type",
+                "# TYPE koji_builder_ready counter\nkoji_builder_ready{host=\"b2\"} 1\n",
+                400,
+                "is a gauge in the aggregator's own metrics",
+            )
+        },
+        Case {
+            reason: "duplicate_series",
+            marks_failure: true,
+            ..case(
+                "two identical series",
+                "agent_dup{x=\"1\"} 1\nagent_dup{x=\"1\"} 2\n",
+                400,
+                "duplicate series agent_dup",
+            )
+        },
+        Case {
+            reason: "duplicate_series",
+            marks_failure: true,
+            ..case(
+                "identical after grouping labels",
+                "agent_dup{instance=\"x\"} 1\nagent_dup{instance=\"y\"} 2\n",
+                400,
+                "once the grouping labels",
+            )
+        },
+        Case {
+            reason: "host_mismatch",
+            marks_failure: true,
+            ..case(
+                "host label of another host",
+                "agent_ok{host=\"b1\"} 1\n",
+                400,
+                "host=\"b1\" but is pushed as instance=\"b2\"",
+            )
+        },
+        Case {
+            reason: "body_too_large",
+            ..case(
+                "20 MB body",
+                vec![b'#'; 20 << 20],
+                413,
+                "exceeds the limit of 4194304 bytes",
+            )
+        },
+        Case {
+            reason: "body_too_large",
+            headers: vec![("Content-Encoding", "gzip")],
+            ..case(
+                "gzip bomb",
+                koji_metrics::gzip::gzip(&vec![b'#'; 20 << 20]),
+                413,
+                "after gunzip",
+            )
+        },
+        Case {
+            headers: vec![("Content-Encoding", "gzip")],
+            ..case("invalid gzip", "agent_ok 1\n", 400, "invalid gzip")
+        },
+        Case {
+            reason: "too_many_series",
+            marks_failure: true,
+            ..case(
+                "100,000 series",
+                many_series(100_000),
+                413,
+                "100000 series, more than the limit of 10000",
+            )
+        },
+        Case {
+            path: "/metrics/job/agent/instance",
+            reason: "invalid_grouping_key",
+            ..case("odd path", "agent_ok 1\n", 400, "odd number of components")
+        },
+        Case {
+            path: "/metrics/job/agent/__x/1",
+            reason: "invalid_grouping_key",
+            ..case("reserved label in path", "agent_ok 1\n", 400, "reserved")
+        },
+        Case {
+            path: "/metrics/job@base64/=",
+            reason: "invalid_grouping_key",
+            ..case("empty job", "agent_ok 1\n", 400, "job name is empty")
+        },
+        Case {
+            method: Method::POST,
+            reason: "type_conflict",
+            marks_failure: true,
+            ..case(
+                "post with a conflicting type",
+                "# TYPE agent_jobs_done_total gauge\nagent_jobs_done_total 1\n",
+                400,
+                "pushed as a gauge",
+            )
+        },
+    ]
+}
+
+/// Removes the lines that a rejected push may change.
+fn unchanged_part(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.starts_with("koji_agent_push"))
+        .filter(|line| !line.starts_with("push_failure_time_seconds{instance=\"b2\""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn line_starting<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines().find(|line| line.starts_with(prefix))
+}
+
+fn rejections(text: &str, reason: &str) -> f64 {
+    let prefix = format!("koji_agent_push_rejections_total{{reason=\"{reason}\"}} ");
+    line_starting(text, &prefix)
+        .and_then(|line| line[prefix.len()..].parse().ok())
+        .unwrap_or_else(|| panic!("no rejection counter for {reason} in\n{text}"))
+}
+
+#[tokio::test]
+async fn bad_pushes_change_nothing() {
+    let server = TestServer::start(Limits::default()).await;
+    let client = push_support::client();
+    let url = |path: &str| format!("{}{path}", server.url);
+
+    let setup = [
+        (
+            "/metrics/job/agent/instance/b1",
+            "# TYPE agent_jobs_done_total counter\nagent_jobs_done_total{host=\"b1\"} 3\n",
+        ),
+        (
+            TARGET,
+            "# HELP agent_ok A value.\n# TYPE agent_ok gauge\nagent_ok 1\n",
+        ),
+    ];
+    for (path, body) in setup {
+        let (status, message) = send(&client, Method::PUT, &url(path), &[], body.into()).await;
+        assert_eq!(status, 200, "setup push to {path}: {message}");
+    }
+
+    for case in cases() {
+        let before = server.metrics(&client).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+        let (status, message) = send(
+            &client,
+            case.method,
+            &url(case.path),
+            &case.headers,
+            case.body,
+        )
+        .await;
+        let after = server.metrics(&client).await;
+
+        assert_eq!(status, case.status, "{}: {message}", case.name);
+        assert!(
+            message.contains(case.message),
+            "{}: expected {:?} in {message:?}",
+            case.name,
+            case.message
+        );
+        assert_eq!(
+            unchanged_part(&after),
+            unchanged_part(&before),
+            "{}: /metrics changed",
+            case.name
+        );
+        let failure_line = "push_failure_time_seconds{instance=\"b2\"";
+        let failure_changed =
+            line_starting(&before, failure_line) != line_starting(&after, failure_line);
+        assert_eq!(
+            failure_changed, case.marks_failure,
+            "{}: failure time changed = {failure_changed}",
+            case.name
+        );
+        assert_eq!(
+            rejections(&after, case.reason),
+            rejections(&before, case.reason) + 1.0,
+            "{}: rejection counter for {}",
+            case.name,
+            case.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn escaped_label_value_round_trips() {
+    let server = TestServer::start(Limits::default()).await;
+    let client = push_support::client();
+    let body = "# TYPE agent_label gauge\nagent_label{v=\"a\\\"b\\\\c\\nd\"} 1\n";
+
+    let (status, message) = send(
+        &client,
+        Method::PUT,
+        &format!("{}{TARGET}", server.url),
+        &[],
+        body.into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{message}");
+
+    let exposition = server.metrics(&client).await;
+    assert!(
+        exposition.contains("agent_label{instance=\"b2\",job=\"agent\",v=\"a\\\"b\\\\c\\nd\"} 1\n"),
+        "{exposition}"
+    );
+    let families = parse_text(exposition.as_bytes()).expect("the exposition parses");
+    let family = families
+        .iter()
+        .find(|family| family.name() == "agent_label")
+        .expect("agent_label is served");
+    let value = family.get_metric()[0]
+        .get_label()
+        .iter()
+        .find(|pair| pair.name() == "v")
+        .map(|pair| pair.value().to_string());
+    assert_eq!(value.as_deref(), Some("a\"b\\c\nd"));
+}
