@@ -333,6 +333,14 @@ pub fn add_labels(family: &mut MetricFamily, labels: &[(&str, &str)]) {
     }
 }
 
+/// Builds the label pairs of a metric from `(name, value)` pairs, in order.
+pub fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
+    labels
+        .iter()
+        .map(|(name, value)| label_pair(name, value))
+        .collect()
+}
+
 fn label_pair(name: &str, value: &str) -> LabelPair {
     let mut pair = LabelPair::new();
     pair.set_name(name.to_string());

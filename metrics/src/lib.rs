@@ -23,7 +23,7 @@ pub mod render;
 pub mod text;
 
 pub use contract::{MetricDef, MetricKind};
-pub use family::{BuildError, FamilyBuilder, HistogramAccumulator, add_labels};
+pub use family::{BuildError, FamilyBuilder, HistogramAccumulator, add_labels, label_pairs};
 pub use prometheus::proto;
 pub use render::{Rendered, merge_families, render};
 pub use text::{TEXT_CONTENT_TYPE, encode_text};

@@ -21,7 +21,7 @@ use koji_metrics::contract::{
     MetricKind, PUSH_FAILURE_TIME_SECONDS, PUSH_TIME_SECONDS,
 };
 use koji_metrics::{Rendered, encode_text, merge_families};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{Counter, Gauge, Metric, MetricFamily, MetricType};
 
 use super::compact::{HOST, SampleValue, StoredFamily, effective_labels};
 use super::exposition::{write_header, write_series};
@@ -605,17 +605,7 @@ fn family(def: &MetricDef, metrics: Vec<Metric>) -> MetricFamily {
 
 fn metric(def: &MetricDef, labels: &[(&str, &str)], value: f64) -> Metric {
     let mut metric = Metric::new();
-    metric.set_label(
-        labels
-            .iter()
-            .map(|(name, value)| {
-                let mut pair = LabelPair::new();
-                pair.set_name(name.to_string());
-                pair.set_value(value.to_string());
-                pair
-            })
-            .collect(),
-    );
+    metric.set_label(koji_metrics::label_pairs(labels));
     match def.kind {
         MetricKind::Counter => {
             let mut counter = Counter::new();

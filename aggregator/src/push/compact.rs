@@ -10,8 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType, Quantile,
-    Summary, Untyped,
+    Bucket, Counter, Gauge, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary, Untyped,
 };
 
 use super::grouping::{GroupingKey, needs_escaping};
@@ -337,17 +336,7 @@ impl StoredFamily {
 
 fn to_metric(kind: MetricType, labels: &[(&str, &str)], value: &SampleValue) -> Metric {
     let mut metric = Metric::new();
-    metric.set_label(
-        labels
-            .iter()
-            .map(|(name, value)| {
-                let mut pair = LabelPair::new();
-                pair.set_name(name.to_string());
-                pair.set_value(value.to_string());
-                pair
-            })
-            .collect(),
-    );
+    metric.set_label(koji_metrics::label_pairs(labels));
     match value {
         SampleValue::Simple(value) => match kind {
             MetricType::COUNTER => {
