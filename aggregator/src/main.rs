@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     let filter = match EnvFilter::try_new(&args.log_level) {
         Ok(filter) => filter,
         Err(error) => {
-            println!(
+            eprintln!(
                 "invalid --log-level {:?}: {error}; use error, warn, info, debug or trace",
                 args.log_level
             );

@@ -86,11 +86,11 @@ fn invalid_log_level_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "");
 
-    let (status, stdout, _) =
+    let (status, _, stderr) =
         run_to_end(&["--config", path.to_str().unwrap(), "--log-level", "loud["]);
 
     assert_eq!(status.code(), Some(1));
-    assert!(stdout.contains("invalid --log-level \"loud[\""), "{stdout}");
+    assert!(stderr.contains("invalid --log-level \"loud[\""), "{stderr}");
 }
 
 #[test]
