@@ -260,27 +260,26 @@ pub enum Error {
     },
 
     /// The connection to the hub could not be made.
-    #[error("{method}: cannot connect to {url}: {source}")]
+    #[error("{method}: cannot connect to {url}: {}", cause_chain(.cause))]
     Connect {
         /// The called method.
         method: String,
         /// The hub URL.
         url: String,
-        /// The underlying error.
-        #[source]
-        source: reqwest::Error,
+        /// The underlying error. The message already includes its causes, so it is not
+        /// returned by `source()`, which would print them twice in a chain.
+        cause: reqwest::Error,
     },
 
     /// The connection failed after the request was sent, such as a reset or closed connection.
-    #[error("{method} to {url} failed: {source}")]
+    #[error("{method} to {url} failed: {}", cause_chain(.cause))]
     Transport {
         /// The called method.
         method: String,
         /// The hub URL.
         url: String,
-        /// The underlying error.
-        #[source]
-        source: reqwest::Error,
+        /// The underlying error, included in the message with its causes.
+        cause: reqwest::Error,
     },
 
     /// A well-formed reply of the wrong shape.
@@ -391,6 +390,24 @@ pub fn excerpt(body: &str) -> String {
         }
         text.push(character);
         chars += 1;
+    }
+    text
+}
+
+/// Writes `error` and each of its causes, separated by colons, such as "error sending
+/// request: client error (Connect): tcp connect error: Connection refused (os error 111)".
+/// reqwest's own message names only the first step, which hides why a connection failed.
+/// The URL is part of the surrounding message, so the cause is stored without it.
+fn cause_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        let next_text = next.to_string();
+        if !text.ends_with(&next_text) {
+            text.push_str(": ");
+            text.push_str(&next_text);
+        }
+        cause = next.source();
     }
     text
 }

@@ -73,7 +73,7 @@ fn transport_error(target: &Target<'_>, error: reqwest::Error) -> Error {
         Error::Connect {
             method,
             url,
-            source: error,
+            cause: error.without_url(),
         }
     } else if error.is_timeout() {
         Error::Timeout {
@@ -85,7 +85,7 @@ fn transport_error(target: &Target<'_>, error: reqwest::Error) -> Error {
         Error::Transport {
             method,
             url,
-            source: error,
+            cause: error.without_url(),
         }
     }
 }

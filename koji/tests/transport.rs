@@ -209,6 +209,8 @@ async fn connection_closed_without_reply_is_transport_error() {
         .unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error}");
     assert!(error.is_retryable());
+    let message = error.to_string();
+    assert!(message.contains("error sending request: "), "{message}");
 }
 
 #[tokio::test]
@@ -279,6 +281,8 @@ async fn refused_connection_is_connect_error() {
     assert!(matches!(error, Error::Connect { .. }), "{error}");
     assert!(error.is_retryable());
     assert!(error.to_string().contains(&url), "{error}");
+    assert!(error.to_string().contains("Connection refused"), "{error}");
+    assert_eq!(error.to_string().matches(&url).count(), 1, "{error}");
 }
 
 #[tokio::test]
