@@ -355,12 +355,38 @@ async fn hub_faults_are_data() {
 async fn unknown_host_names_the_fix() {
     let sim = start_sim(VersionMode::Current).await;
     let mut hub = HubCollector::new(hub_settings(Some(sim.url())));
-    let (_, result) = hub_cycle(&mut hub, "nosuch.example.org", &fixture("roots/busy")).await;
+    let (text, result) = hub_cycle(&mut hub, "nosuch.example.org", &fixture("roots/busy")).await;
     let error = result.unwrap_err().to_string();
     assert!(
         error.contains("has no host named \"nosuch.example.org\"; set host in agent.toml"),
         "{error}"
     );
+    assert_eq!(
+        sample(&text, &series("koji_agent_hub_up", "nosuch.example.org")),
+        Some(1.0),
+        "the hub replied, so it is reachable"
+    );
+    assert!(!text.contains("koji_builder_enabled"), "{text}");
+}
+
+#[tokio::test]
+async fn hub_fault_keeps_hub_up() {
+    let sim = start_sim(VersionMode::Current).await;
+    sim.inject(FaultRule::new(
+        Some("getHost"),
+        FaultAction::Fault {
+            code: 1000,
+            string: "database error".to_string(),
+        },
+        None,
+    ))
+    .unwrap();
+    let mut hub = HubCollector::new(hub_settings(Some(sim.url())));
+
+    let (text, result) = hub_cycle(&mut hub, B1, &fixture("roots/busy")).await;
+
+    assert!(result.unwrap_err().to_string().contains("database error"));
+    assert_eq!(sample(&text, &series("koji_agent_hub_up", B1)), Some(1.0));
 }
 
 #[tokio::test]

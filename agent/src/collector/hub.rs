@@ -63,6 +63,9 @@ pub struct HubCollector {
     host_id: Option<i64>,
     last_refresh: Option<Instant>,
     last: Option<Result<HubView, CollectError>>,
+    /// Whether the hub returned an XML-RPC reply at the last refresh, even a fault or no
+    /// such host: `koji_agent_hub_up` then stays 1, because the hub itself is reachable.
+    reached: bool,
 }
 
 impl Collector for HubCollector {
@@ -83,6 +86,7 @@ impl HubCollector {
             connection: None,
             host_id: None,
             last_refresh: None,
+            reached: false,
             last: None,
         }
     }
@@ -115,7 +119,8 @@ impl HubCollector {
                 Ok(())
             }
             Some(Err(error)) => {
-                out.gauge(&AGENT_HUB_UP, &[host], 0.0)?;
+                let up = if self.reached { 1.0 } else { 0.0 };
+                out.gauge(&AGENT_HUB_UP, &[host], up)?;
                 Err(error.clone())
             }
             None => Err(CollectError::new("the hub view was never refreshed")),
@@ -123,7 +128,13 @@ impl HubCollector {
     }
 
     async fn refresh(&mut self, cycle: &Cycle) -> Result<HubView, CollectError> {
-        let client = self.client(cycle)?;
+        let result = self.read_view(cycle).await;
+        self.reached = !matches!(result, Err(HubFailure::Unreached(_)));
+        result.map_err(HubFailure::into_error)
+    }
+
+    async fn read_view(&mut self, cycle: &Cycle) -> Result<HubView, HubFailure> {
+        let client = self.client(cycle).map_err(HubFailure::Unreached)?;
         let url = client.url().to_string();
         let host = cycle.host.as_str();
 
@@ -133,12 +144,12 @@ impl HubCollector {
                 let record = client
                     .call(calls::get_host(host))
                     .await
-                    .map_err(|error| hub_error(&error))?;
+                    .map_err(|error| failure(&error))?;
                 let Some(record) = record else {
-                    return Err(CollectError::new(format!(
+                    return Err(HubFailure::Reply(CollectError::new(format!(
                         "the hub at {url} has no host named {host:?}; set host in agent.toml \
                          to the builder's Koji host name"
-                    )));
+                    ))));
                 };
                 self.host_id = Some(record.id);
                 record.id
@@ -156,21 +167,21 @@ impl HubCollector {
         let mut results = client
             .multicall(multicall)
             .await
-            .map_err(|error| hub_error(&error))?;
+            .map_err(|error| failure(&error))?;
 
-        let record = results.take(record).map_err(|error| hub_error(&error))?;
+        let record = results.take(record).map_err(|error| failure(&error))?;
         let Some(record) = record else {
             self.host_id = None;
-            return Err(CollectError::new(format!(
+            return Err(HubFailure::Reply(CollectError::new(format!(
                 "the hub at {url} no longer has host id {id} ({host:?}); it is looked up by \
                  name again at the next refresh"
-            )));
+            ))));
         };
-        let tasks = results.take(tasks).map_err(|error| hub_error(&error))?;
+        let tasks = results.take(tasks).map_err(|error| failure(&error))?;
         let last_update = client
             .last_check_in(&record)
             .await
-            .map_err(|error| hub_error(&error))?;
+            .map_err(|error| failure(&error))?;
 
         let mut running_tasks = BTreeMap::new();
         let mut open_tasks = 0;
@@ -250,8 +261,34 @@ impl HubCollector {
     }
 }
 
-fn hub_error(error: &koji::Error) -> CollectError {
-    CollectError::new(error.to_string())
+/// Why a refresh failed: the hub was not reached, or it replied with a fault or a reply
+/// that does not fit (such as no host of that name).
+enum HubFailure {
+    Unreached(CollectError),
+    Reply(CollectError),
+}
+
+impl HubFailure {
+    fn into_error(self) -> CollectError {
+        match self {
+            HubFailure::Unreached(error) | HubFailure::Reply(error) => error,
+        }
+    }
+}
+
+/// Classifies a client error. Fault 1014 (ServerOffline) counts as not reached, because
+/// the hub then serves no calls at all.
+fn failure(error: &koji::Error) -> HubFailure {
+    let collect_error = CollectError::new(error.to_string());
+    match error {
+        koji::Error::Fault { kind, .. } if *kind != koji::FaultKind::ServerOffline => {
+            HubFailure::Reply(collect_error)
+        }
+        koji::Error::Decode { .. } | koji::Error::MulticallMismatch { .. } => {
+            HubFailure::Reply(collect_error)
+        }
+        _ => HubFailure::Unreached(collect_error),
+    }
 }
 
 fn add_view(out: &mut Families, host: &str, view: &HubView) -> Result<(), CollectError> {
