@@ -4,7 +4,9 @@
 mod common;
 
 use common::{Exposition, Harness, move_task, new_task, scenario, subtask};
-use koji_hub_sim::{FaultAction, FaultRule, SimOptions, TaskState};
+use std::sync::Arc;
+
+use koji_hub_sim::{FaultAction, FaultRule, HubSim, SimHandle, SimOptions, TaskState};
 use serde_json::json;
 
 const X86_01: &str = "builder-x86-01.example.com";
@@ -477,4 +479,120 @@ async fn backfill_probes_around_deleted_ids() {
         .sum();
     assert_eq!(total, 16.0, "ids 33 to 48");
     assert!(harness.poller.state().book.pending.is_empty());
+}
+
+/// A hub whose database is restored from an older backup hands out task ids again that the
+/// aggregator already saw. The first simulator runs the captured scenario plus three newer
+/// tasks (ids 49 to 51); the second, on the same address, is the captured scenario again,
+/// so its highest id is 48 and its next task gets id 49 with other labels.
+#[tokio::test]
+async fn restored_hub_restarts_counting() {
+    let mut harness = Harness::shipped("captured").await;
+    harness.poll().await;
+    let sim = harness.sim.clone();
+    for _ in 0..3 {
+        let id = sim
+            .create_task(new_task("newRepo", "createrepo", json!(["f41-build"])))
+            .unwrap();
+        move_task(&sim, id, TaskState::Open, Some(X86_01));
+    }
+    harness.poll().await;
+    let before = harness.metrics();
+    assert_eq!(
+        created(&before, "createrepo", "newRepo", "f41-build"),
+        Some(3.0)
+    );
+    drop(sim);
+
+    let address = harness.sim.addr();
+    let placeholder = HubSim::start(scenario("captured"), SimOptions::default())
+        .await
+        .unwrap();
+    harness.sim = Arc::new(placeholder);
+    harness.restart();
+    let restored = start_on(address, scenario("captured")).await;
+    harness.sim = Arc::new(restored);
+    harness.restart();
+
+    harness.poll().await;
+    let after_restore = harness.metrics();
+    assert_eq!(
+        after_restore.get(
+            "koji_tasks",
+            &[
+                ("state", "open"),
+                ("channel", "createrepo"),
+                ("method", "newRepo"),
+                ("tag", "f41-build")
+            ]
+        ),
+        None,
+        "the three tasks of the lost ids are no longer active"
+    );
+    assert_eq!(after_restore.series("koji_tasks").len(), 18);
+    for name in ["koji_tasks_created_total", "koji_tasks_completed_total"] {
+        assert_eq!(
+            after_restore.lines_of(name),
+            before.lines_of(name),
+            "{name} keep their values"
+        );
+    }
+
+    let sim = harness.sim.clone();
+    let reused = sim
+        .create_task(new_task("tagBuild", "default", json!([6, 5, false, null])))
+        .unwrap();
+    assert_eq!(reused, 49, "the restored hub hands out id 49 again");
+    move_task(&sim, reused, TaskState::Open, Some(X86_01));
+    move_task(&sim, reused, TaskState::Closed, None);
+    harness.poll().await;
+    let after_new_task = harness.metrics();
+
+    assert_eq!(
+        created(&after_new_task, "default", "tagBuild", "f41-candidate"),
+        Some(1.0),
+        "id 49 is counted again, with the labels of its new task"
+    );
+    assert_eq!(
+        completed(
+            &after_new_task,
+            "closed",
+            "default",
+            "tagBuild",
+            "f41-candidate"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        created(&after_new_task, "createrepo", "newRepo", "f41-build"),
+        Some(3.0)
+    );
+    assert_eq!(
+        after_new_task.get(
+            "koji_tasks_completed_total",
+            &[
+                ("state", "closed"),
+                ("channel", "createrepo"),
+                ("method", "newRepo"),
+                ("tag", "f41-build")
+            ]
+        ),
+        None,
+        "the old labels of id 49 are not reused"
+    );
+}
+
+/// Starts the simulator on `address`, retrying while the previous one releases the port.
+async fn start_on(address: std::net::SocketAddr, scenario: koji_hub_sim::Scenario) -> SimHandle {
+    for _ in 0..100 {
+        let options = SimOptions {
+            listen: address,
+            ..SimOptions::default()
+        };
+        match HubSim::start(scenario.clone(), options).await {
+            Ok(sim) => return sim,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    panic!("cannot start the simulator again on {address}");
 }

@@ -19,6 +19,8 @@
 //!    then it is skipped and counted in `koji_aggregator_task_ids_skipped_total`.
 //!
 //! Ids are processed in ascending order, so a parent's tag is known before its subtasks.
+//! When the hub's highest id falls below the highest id seen before (a restored or replaced
+//! database), counting starts again from the hub's highest id as on a first start.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,9 +84,10 @@ impl<'a> Accounting<'a> {
         max_id: Option<i64>,
         listing: &[Task],
     ) -> Result<(), PollError> {
-        let baseline = state.book.highest_seen.unwrap_or(0);
         let listed: BTreeMap<i64, &Task> = listing.iter().map(|task| (task.id, task)).collect();
         let listing_max = listed.keys().next_back().copied();
+        self.restart_if_ids_went_back(state, max_id.max(listing_max));
+        let baseline = state.book.highest_seen.unwrap_or(0);
         let new_max = [Some(baseline), max_id, listing_max]
             .into_iter()
             .flatten()
@@ -115,6 +118,37 @@ impl<'a> Accounting<'a> {
 
         state.book.highest_seen = Some(new_max);
         Ok(())
+    }
+
+    /// Starts counting afresh when the hub's highest task id is below the highest id seen
+    /// before, which happens when the hub's database was restored from a backup or replaced.
+    ///
+    /// Task ids are then reused for other tasks, so the tracked tasks, pending ids and cached
+    /// tree tags no longer describe the hub. They are dropped, the hub's highest id becomes
+    /// the new baseline, and the active tasks are adopted as on a first start: counted when
+    /// they complete, never as created. The counters keep their values. Tasks that finished
+    /// between the last poll and the restore are not counted.
+    fn restart_if_ids_went_back(&mut self, state: &mut PollerState, hub_max: Option<i64>) {
+        let Some(highest_seen) = state.book.highest_seen else {
+            return;
+        };
+        let hub_max = hub_max.unwrap_or(0);
+        if hub_max >= highest_seen {
+            return;
+        }
+
+        tracing::error!(
+            hub_highest_task_id = hub_max,
+            highest_task_id_seen = highest_seen,
+            dropped_tracked_tasks = state.book.tracked.len(),
+            "The hub's highest task id is below the highest id seen before, so its database \
+             was restored or replaced. Counting starts again at the hub's highest id; the \
+             counters keep their values."
+        );
+        state.book.tracked.clear();
+        state.book.pending.clear();
+        state.book.highest_seen = Some(hub_max);
+        self.trees.clear();
     }
 
     /// Fetches `ids` with `getTaskInfo([ids], request=True)` in batches.

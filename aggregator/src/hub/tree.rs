@@ -34,6 +34,11 @@ impl TreeTags {
         self.by_task.insert(id, tag);
     }
 
+    /// Forgets every resolved task id.
+    pub fn clear(&mut self) {
+        self.by_task.clear();
+    }
+
     fn known(&self, id: i64, book: &TaskBook) -> Option<Option<String>> {
         if let Some(tag) = self.by_task.get(&id) {
             return Some(tag.clone());
