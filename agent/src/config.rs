@@ -2,13 +2,15 @@
 //!
 //! [`RawConfig`] is the file as written, with a named default function per key. It is
 //! validated into [`Config`], which the rest of the agent uses. Validation reports every
-//! problem at once, each with the key, the value and the allowed values.
+//! unknown key and every invalid value at once, each with the key, the value and the allowed
+//! values. A value of the wrong type stops the check at the first one.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use koji_configfile::{KeyProblem, ReadError, field_names};
 use serde::{Deserialize, Serialize};
 
 use crate::collector;
@@ -189,6 +191,8 @@ pub struct Config {
     pub push: Vec<PushConfig>,
     /// Settings that are valid but probably not meant, for a warning at start.
     pub warnings: Vec<String>,
+    /// The file the configuration was loaded from, named in errors found later.
+    pub path: Option<PathBuf>,
 }
 
 /// The validated `[hub]` section.
@@ -242,14 +246,35 @@ impl fmt::Debug for PushConfig {
 pub struct Problem {
     /// The key, such as `push[0].url`.
     pub key: String,
-    /// The value as written.
+    /// The value as written; empty when the problem is not about the value, such as an
+    /// unknown key.
     pub value: String,
     /// Description of the problem and of the allowed values.
     pub message: String,
 }
 
+impl Problem {
+    /// A problem of `key` that is not about its value.
+    pub fn of_key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            value: String::new(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<KeyProblem> for Problem {
+    fn from(problem: KeyProblem) -> Self {
+        Self::of_key(problem.key, problem.message)
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            return write!(formatter, "{}: {}", self.key, self.message);
+        }
         write!(formatter, "{} = {}: {}", self.key, self.value, self.message)
     }
 }
@@ -265,7 +290,7 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or has unknown keys or wrong types.
+    /// The file is not valid TOML.
     #[error("invalid configuration file {}: {message}", path.display())]
     Parse {
         /// The file.
@@ -273,7 +298,7 @@ pub enum ConfigError {
         /// The TOML error with its line and column.
         message: String,
     },
-    /// Values that are not allowed.
+    /// Unknown keys, a value of the wrong type, or values that are not allowed.
     #[error("invalid configuration{}:\n{}", origin(path), list(problems))]
     Invalid {
         /// The file, when the configuration came from one.
@@ -304,7 +329,7 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|error| match error {
+        let mut config = Self::from_toml(&text).map_err(|error| match error {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
                 message,
@@ -314,16 +339,49 @@ impl Config {
                 problems,
             },
             other => other,
-        })
+        })?;
+        config.path = Some(path.to_path_buf());
+        Ok(config)
     }
 
-    /// Parses and validates configuration text.
+    /// Parses and validates configuration text. Unknown keys are reported together with
+    /// the invalid values of the other keys.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
-            path: PathBuf::new(),
-            message: error.to_string().trim_end().to_string(),
-        })?;
-        raw.validate()
+        let (raw, unknown_keys) = match koji_configfile::read::<RawConfig>(text, known_keys) {
+            Ok(read) => read,
+            Err(ReadError::Syntax(message)) => {
+                return Err(ConfigError::Parse {
+                    path: PathBuf::new(),
+                    message,
+                });
+            }
+            Err(ReadError::Problems(problems)) => {
+                return Err(ConfigError::Invalid {
+                    path: None,
+                    problems: problems.into_iter().map(Problem::from).collect(),
+                });
+            }
+        };
+        let mut problems: Vec<Problem> = unknown_keys.into_iter().map(Problem::from).collect();
+
+        match raw.validate() {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError::Invalid {
+                path: None,
+                problems,
+            }),
+            Err(ConfigError::Invalid {
+                problems: value_problems,
+                ..
+            }) => {
+                problems.extend(value_problems);
+                Err(ConfigError::Invalid {
+                    path: None,
+                    problems,
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Returns the path of kojid.conf under the root.
@@ -335,7 +393,7 @@ impl Config {
     pub fn require_push_targets(&self) -> Result<(), ConfigError> {
         if self.push.is_empty() {
             return Err(ConfigError::Invalid {
-                path: None,
+                path: self.path.clone(),
                 problems: vec![Problem {
                     key: "push".to_string(),
                     value: "[]".to_string(),
@@ -441,6 +499,14 @@ impl RawConfig {
                 url,
                 "https://koji.example.org/kojihub",
             );
+            if let Ok(parsed) = reqwest::Url::parse(url)
+                && !parsed.path().trim_end_matches('/').ends_with("/kojihub")
+            {
+                warnings.push(format!(
+                    "hub.url = {url:?}: the path does not end in /kojihub, where Koji hubs serve \
+                     XML-RPC; check that it is the hub's XML-RPC endpoint"
+                ));
+            }
         }
         if let Some(ca_file) = &hub.ca_file {
             check_file(&mut problem, "hub.ca_file", ca_file);
@@ -465,6 +531,15 @@ impl RawConfig {
                 &target.url,
                 "https://monitor.example.org:9820",
             );
+            if target.url.contains("/metrics/job") {
+                problem(
+                    &key("url"),
+                    &target.url,
+                    "must be the base URL of the receiver, such as \
+                     https://monitor.example.org:9820; the agent appends \
+                     /metrics/job/koji-agent/instance/<host> itself",
+                );
+            }
             if !urls.insert(target.url.trim_end_matches('/')) {
                 problem(
                     &key("url"),
@@ -496,6 +571,7 @@ impl RawConfig {
                     Some((cert.clone(), key_file.clone()))
                 }
                 (Some(cert), None) => {
+                    check_file(&mut problem, &key("cert_file"), cert);
                     problem(
                         &key("cert_file"),
                         cert,
@@ -504,6 +580,7 @@ impl RawConfig {
                     None
                 }
                 (None, Some(key_file)) => {
+                    check_file(&mut problem, &key("key_file"), key_file);
                     problem(
                         &key("key_file"),
                         key_file,
@@ -557,6 +634,7 @@ impl RawConfig {
             },
             push,
             warnings,
+            path: None,
         })
     }
 }
@@ -577,6 +655,11 @@ fn check_url(
     url: &str,
     example: &str,
 ) {
+    if url.trim() != url {
+        // The URL parser drops surrounding spaces, so they are checked on their own.
+        problem(key, &url, "has leading or trailing whitespace; remove it");
+        return;
+    }
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
             if parsed.query().is_some() || parsed.fragment().is_some() {
@@ -623,6 +706,17 @@ fn read_token(path: &Path) -> Result<String, String> {
     Ok(token.to_string())
 }
 
+/// Returns the fields of the struct that reads the table at `schema_path`, a dotted path in
+/// which `[]` stands for every element of an array of tables.
+fn known_keys(schema_path: &str) -> Option<&'static [&'static str]> {
+    Some(match schema_path {
+        "" => field_names::<RawConfig>(),
+        "hub" => field_names::<RawHub>(),
+        "push[]" => field_names::<RawPush>(),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -667,10 +761,125 @@ mod tests {
         let error = Config::from_toml("intervall_secs = 5\n").unwrap_err();
         let message = error.to_string();
         assert!(
-            message.contains("unknown field `intervall_secs`"),
+            message.contains("intervall_secs: unknown key at line 1; did you mean interval_secs?"),
             "{message}"
         );
-        assert!(message.contains("line 1"), "{message}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let text = "hots = \"b1\"\nintervl_secs = 5\ninterval_secs = 0\n[hub]\nurll = 'x'\n\
+                    [[push]]\nurl = \"http://127.0.0.1:9091\"\ntoken = 'abc'\n";
+        let found = match Config::from_toml(text) {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            other => panic!("expected invalid configuration, got {other:?}"),
+        };
+        let lines: Vec<String> = found.iter().map(Problem::to_string).collect();
+
+        assert_eq!(
+            lines[..4],
+            [
+                "hots: unknown key at line 1; did you mean host?",
+                "intervl_secs: unknown key at line 2; did you mean interval_secs?",
+                "hub.urll: unknown key at line 5; did you mean hub.url?",
+                "push[0].token: unknown key at line 8; the keys of [[push]] are url, \
+                 timeout_secs, max_backoff_secs, token_file, cert_file, key_file, ca_file",
+            ]
+        );
+        assert!(
+            lines[4].starts_with("interval_secs = 0: must be a whole number"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_type() {
+        for (text, expected) in [
+            (
+                "interval_secs = \"15\"\n",
+                "interval_secs: invalid type: string \"15\", expected a whole number of at \
+                 least 0 at line 1",
+            ),
+            (
+                "[hub]\nenabled = \"no\"\n",
+                "hub.enabled: invalid type: string \"no\", expected a boolean at line 2",
+            ),
+            (
+                "[[push]]\ntimeout_secs = 5\n",
+                "push[0].url: missing in the table at line 1; this key is required",
+            ),
+            (
+                "collectors = [\"disk\", 3]\n",
+                "collectors[1]: invalid type: integer `3`, expected a string at line 1",
+            ),
+        ] {
+            let message = Config::from_toml(text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{expected}\n{message}");
+        }
+    }
+
+    #[test]
+    fn missing_push_target_names_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, "host = \"b1\"\n").unwrap();
+
+        let config = Config::load(&path).unwrap();
+        let message = config.require_push_targets().unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("invalid configuration in {}", path.display())),
+            "{message}"
+        );
+        assert!(message.contains("no push target"), "{message}");
+    }
+
+    #[test]
+    fn push_url_must_be_base() {
+        let found = problems("[[push]]\nurl = \"http://127.0.0.1:9091/metrics/job/foo\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "push[0].url");
+        assert!(
+            found[0].message.contains("base URL"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0]
+                .message
+                .contains("/metrics/job/koji-agent/instance/<host>"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn url_whitespace_is_rejected() {
+        let found = problems(
+            "[hub]\nurl = \" https://koji.example.org/kojihub\"\n\
+             [[push]]\nurl = \"http://127.0.0.1:9091 \"\n",
+        );
+        let keys: Vec<&str> = found.iter().map(|problem| problem.key.as_str()).collect();
+        assert_eq!(keys, ["hub.url", "push[0].url"]);
+        assert_eq!(found[0].value, "\" https://koji.example.org/kojihub\"");
+        assert!(
+            found[0].message.contains("whitespace"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn hub_url_path_warns() {
+        let config = validate("[hub]\nurl = \"https://koji.example.org/\"\n").unwrap();
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(
+            config.warnings[0].contains("does not end in /kojihub"),
+            "{:?}",
+            config.warnings
+        );
+
+        let config = validate("[hub]\nurl = \"https://koji.example.org/kojihub\"\n").unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     }
 
     #[test]
@@ -703,8 +912,19 @@ mod tests {
                 "hub.timeout_secs",
                 "push[0].url",
                 "push[0].cert_file",
+                "push[0].cert_file",
                 "push[1].token_file",
             ]
+        );
+        assert!(
+            found[7].message.starts_with("cannot be read"),
+            "{}",
+            found[7].message
+        );
+        assert!(
+            found[8].message.starts_with("needs key_file"),
+            "{}",
+            found[8].message
         );
         let unknown = &found[2];
         assert_eq!(unknown.value, "\"disks\"");

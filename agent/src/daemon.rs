@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::agent::Agent;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Problem};
 use crate::push::worker::{SnapshotSender, run_target};
 use crate::push::{FailureCounters, PushError, PushTarget, TargetError};
 
@@ -41,6 +41,50 @@ pub fn build_targets(config: &Config) -> Result<Vec<PushTarget>, TargetError> {
         .iter()
         .map(|target| PushTarget::new(target, &config.host))
         .collect()
+}
+
+/// URL of the hub client that [`check_setup`] builds to load `hub.ca_file` the way the hub
+/// collector loads it. Building a client opens no connection, so any valid URL works.
+const FILE_CHECK_HUB_URL: &str = "https://hub.invalid/kojihub";
+
+/// Checks what the modes need before they start: a push target when `needs_targets` is
+/// set, and every file the configuration names, loaded as the modes load them (each push
+/// target's certificate, key and CA bundle, and `hub.ca_file`). Reports every problem at
+/// once, naming the configuration file.
+pub fn check_setup(config: &Config, needs_targets: bool) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    if needs_targets
+        && let Err(ConfigError::Invalid {
+            problems: found, ..
+        }) = config.require_push_targets()
+    {
+        problems.extend(found);
+    }
+    for (index, target) in config.push.iter().enumerate() {
+        if let Err(error) = PushTarget::new(target, &config.host) {
+            problems.push(Problem::of_key(format!("push[{index}]"), error.message));
+        }
+    }
+    if config.hub.enabled
+        && let Some(ca_file) = &config.hub.ca_file
+        && let Err(error) = koji::ClientBuilder::new(FILE_CHECK_HUB_URL)
+            .ca_bundle(ca_file)
+            .build()
+    {
+        let message = match error {
+            koji::Error::Config(message) => message,
+            other => other.to_string(),
+        };
+        problems.push(Problem::of_key("hub.ca_file", message));
+    }
+
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        path: config.path.clone(),
+        problems,
+    })
 }
 
 /// Returns a future that completes at the first SIGTERM or SIGINT.
@@ -147,4 +191,55 @@ pub async fn deregister(config: &Config) -> Result<Vec<TargetReport>, SetupError
         });
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_setup_reports_every_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "just text\n").unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "host = \"b1\"\n[hub]\nca_file = {file:?}\n\
+                 [[push]]\nurl = \"https://127.0.0.1:9091\"\nca_file = {file:?}\n\
+                 [[push]]\nurl = \"https://127.0.0.1:9092\"\ncert_file = {file:?}\n\
+                 key_file = {file:?}\n",
+                file = not_pem.display().to_string()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+
+        let message = check_setup(&config, true).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("invalid configuration in {}", path.display())),
+            "{message}"
+        );
+        for key in ["hub.ca_file: ", "push[0]: ", "push[1]: "] {
+            let line = message
+                .lines()
+                .find(|line| line.trim_start().starts_with(key))
+                .unwrap_or_else(|| panic!("no {key} line in\n{message}"));
+            assert!(line.contains("not.pem"), "{line}");
+        }
+    }
+
+    #[test]
+    fn check_setup_requires_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, "host = \"b1\"\n").unwrap();
+        let config = Config::load(&path).unwrap();
+
+        let message = check_setup(&config, true).unwrap_err().to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("no push target"), "{message}");
+        assert!(check_setup(&config, false).is_ok());
+    }
 }

@@ -9,12 +9,23 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use koji_agent::config::Config;
 use koji_agent::daemon::{self, TargetReport};
+use tracing_subscriber::EnvFilter;
 
 /// Exit status of invalid flags or configuration.
 const EXIT_CONFIG: u8 = 2;
 
+/// The levels a directive of `--log-level` without `=` may name. tracing's `EnvFilter`
+/// reads any other bare word as a target name, which would turn off every other log line.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    after_help = "Exit status: 0 on success, 1 when a push or delete of --once or deregister \
+                  failed or the agent failed while running, 2 for invalid flags or an invalid \
+                  configuration."
+)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, value_name = "FILE", default_value = koji_agent::DEFAULT_CONFIG_PATH)]
@@ -29,11 +40,13 @@ struct Cli {
     #[arg(long, requires = "once")]
     print: bool,
 
-    /// Check the configuration and the push targets' certificate files, then exit.
+    /// Check the configuration and every file it names (certificates, keys, CA bundles,
+    /// token files), print a summary or every problem, and exit with 0 or 2.
     #[arg(long, conflicts_with_all = ["once", "print"])]
     check_config: bool,
 
-    /// Log filter for stderr, such as info or koji_agent=debug (tracing's EnvFilter syntax).
+    /// Log level (off, error, warn, info, debug, trace) or a filter for stderr such as
+    /// "info,koji_agent=debug" (tracing's EnvFilter syntax).
     #[arg(long, value_name = "FILTER", default_value = "info")]
     log_level: String,
 
@@ -68,6 +81,11 @@ fn main() -> ExitCode {
     if cli.check_config {
         return check_config(&cli, &config);
     }
+    let pushes = !(cli.once && cli.print);
+    if pushes && let Err(error) = daemon::check_setup(&config, true) {
+        eprintln!("koji-agent: {error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     match run(&cli, &config) {
         Ok(code) => code,
         Err(error) => {
@@ -77,9 +95,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .with_context(|| format!("invalid --log-level {filter:?}; use a level such as info"))?;
+fn init_logging(value: &str) -> anyhow::Result<()> {
+    let filter = log_filter(value).map_err(anyhow::Error::msg)?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -88,12 +105,30 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the log filter of `--log-level`. A directive without `=` must be a level.
+fn log_filter(value: &str) -> Result<EnvFilter, String> {
+    let levels = LEVELS.join(", ");
+    let bare = value
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty() && !directive.contains('='));
+    for directive in bare {
+        if !LEVELS
+            .iter()
+            .any(|level| directive.eq_ignore_ascii_case(level))
+        {
+            return Err(format!(
+                "invalid --log-level {value:?}: {directive:?} is not a level; use one of \
+                 {levels}, or a filter such as \"info,koji_agent=debug\""
+            ));
+        }
+    }
+    EnvFilter::try_new(value)
+        .map_err(|error| format!("invalid --log-level {value:?}: {error}; use one of {levels}"))
+}
+
 fn check_config(cli: &Cli, config: &Config) -> ExitCode {
-    let checked = config
-        .require_push_targets()
-        .map_err(anyhow::Error::from)
-        .and_then(|()| daemon::build_targets(config).map_err(anyhow::Error::from));
-    if let Err(error) = checked {
+    if let Err(error) = daemon::check_setup(config, true) {
         eprintln!("koji-agent: {error}");
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -160,5 +195,47 @@ fn report(reports: &[TargetReport], done: &str, host: &str) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_filter_rejects_unknown_word() {
+        for value in ["warning", "verbose", "info,verbose", "5"] {
+            let error = log_filter(value).unwrap_err();
+
+            assert!(error.contains(&format!("{value:?}")), "{error}");
+            assert!(
+                error.contains("off, error, warn, info, debug, trace"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_filter_accepts_levels_and_filters() {
+        for value in [
+            "info",
+            "DEBUG",
+            "off",
+            "info,koji=debug",
+            "koji_agent=debug",
+        ] {
+            assert!(log_filter(value).is_ok(), "{value}");
+        }
+    }
+
+    #[test]
+    fn help_states_exit_status() {
+        use clap::CommandFactory;
+
+        let help = Cli::command().render_long_help().to_string();
+
+        assert!(help.contains("Exit status: 0"), "{help}");
+        assert!(help.contains("2 for invalid flags"), "{help}");
+        assert!(help.contains("exit with 0 or 2"), "{help}");
     }
 }

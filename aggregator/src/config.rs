@@ -1,19 +1,23 @@
 //! The aggregator's TOML configuration: a raw serde form with documented defaults, and a
 //! validated form that is the only one the rest of the code sees.
 //!
-//! `Config::load` reads the file, rejects unknown keys, and reports every invalid value at
-//! once, each naming the key, the value and what is allowed.
+//! `Config::load` reads the file, rejects unknown keys, and reports every unknown key,
+//! invalid value and unusable file at once, each naming the key, the value and what is
+//! allowed. A value of the wrong type stops the check at the first one.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use koji::ClientBuilder;
+use koji_configfile::{ReadError, field_names};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::identity::TokenSecret;
 use crate::push::Limits;
-use crate::tls::TlsFiles;
+use crate::tls::{self, TlsError, TlsFiles};
 
 /// The file as written by the operator. Every field has a default, so an empty file is a
 /// valid configuration that serves pushes on 127.0.0.1:9820 without polling a hub.
@@ -25,7 +29,8 @@ pub struct RawConfig {
     pub listen: String,
 
     /// Directory for the state file (task counters, active tasks, last hub snapshot) and the
-    /// pushed groups. Must be writable by the service user.
+    /// pushed groups. The aggregator creates it with its parents at start when it is missing;
+    /// the service user must be able to write it.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
 
@@ -315,6 +320,9 @@ pub struct Config {
     pub push: PushConfig,
     /// HTTPS, or `None` for plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Settings that are valid but probably not meant, logged at start and printed by
+    /// `--check-config`.
+    pub warnings: Vec<String>,
 }
 
 /// The validated `[push]` table.
@@ -387,21 +395,22 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
-    /// The file is not valid TOML, or has an unknown key or a value of the wrong type.
+    /// The file is not valid TOML.
     #[error("invalid configuration file {path}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The TOML parser's message, with the line and the key.
+        /// The TOML parser's message, with the line and column.
         message: String,
     },
 
-    /// The file parsed but some values are not allowed.
+    /// The file has unknown keys, a value of the wrong type, values that are not allowed, or
+    /// files that cannot be used.
     #[error("invalid configuration file {path}:\n{}", Problems(problems))]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// One line per invalid value.
+        /// One line per problem, each starting with the key.
         problems: Vec<String>,
     },
 }
@@ -421,25 +430,52 @@ impl fmt::Display for Problems<'_> {
 }
 
 impl Config {
-    /// Reads, parses and validates `path`.
+    /// Reads, parses and validates `path`, and checks the files it names and `state_dir` as
+    /// [`RawConfig::check_files`] does. The daemon and `--check-config` both use it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(path, &text)
+        Self::from_text(path, &text, true)
     }
 
-    /// Parses and validates `text`; `path` is only used in messages.
+    /// Parses and validates `text` without opening the files it names; `path` is only used
+    /// in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: error.to_string().trim_end().to_string(),
-        })?;
-        raw.validate().map_err(|problems| ConfigError::Invalid {
+        Self::from_text(path, text, false)
+    }
+
+    fn from_text(path: &Path, text: &str, check_files: bool) -> Result<Self, ConfigError> {
+        let invalid = |problems| ConfigError::Invalid {
             path: path.to_path_buf(),
             problems,
-        })
+        };
+        let (raw, unknown_keys) = match koji_configfile::read::<RawConfig>(text, known_keys) {
+            Ok(read) => read,
+            Err(ReadError::Syntax(message)) => {
+                return Err(ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                });
+            }
+            Err(ReadError::Problems(problems)) => {
+                return Err(invalid(problems.iter().map(ToString::to_string).collect()));
+            }
+        };
+        let mut problems: Vec<String> = unknown_keys.iter().map(ToString::to_string).collect();
+
+        let validated = raw.validate();
+        if let Err(value_problems) = &validated {
+            problems.extend(value_problems.iter().cloned());
+        }
+        if check_files {
+            problems.extend(raw.check_files());
+        }
+        match validated {
+            Ok(config) if problems.is_empty() => Ok(config),
+            _ => Err(invalid(problems)),
+        }
     }
 }
 
@@ -448,6 +484,7 @@ impl RawConfig {
     /// problem.
     pub fn validate(&self) -> Result<Config, Vec<String>> {
         let mut problems = Vec::new();
+        let mut warnings = Vec::new();
 
         let listen = match self.listen.parse::<SocketAddr>() {
             Ok(address) => Some(address),
@@ -470,7 +507,7 @@ impl RawConfig {
         let hub = self
             .hub
             .as_ref()
-            .and_then(|hub| hub.validate(&mut problems));
+            .and_then(|hub| hub.validate(&mut problems, &mut warnings));
         let tags = self.tags.validate(&mut problems);
         let push = self.push.validate(&mut problems);
         let tls = self
@@ -486,6 +523,7 @@ impl RawConfig {
                 tags: tags.expect("tags validate when there are no problems"),
                 push: push.expect("push validates when there are no problems"),
                 tls,
+                warnings,
             }),
             _ => Err(problems),
         }
@@ -493,11 +531,28 @@ impl RawConfig {
 }
 
 impl RawHubConfig {
-    fn validate(&self, problems: &mut Vec<String>) -> Option<HubConfig> {
+    fn validate(
+        &self,
+        problems: &mut Vec<String>,
+        warnings: &mut Vec<String>,
+    ) -> Option<HubConfig> {
         let before = problems.len();
 
         match reqwest::Url::parse(&self.url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            // The URL parser drops surrounding spaces, so they are checked on their own.
+            _ if self.url.trim() != self.url => problems.push(format!(
+                "hub.url = {:?}: has leading or trailing whitespace; remove it",
+                self.url
+            )),
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                if !url.path().trim_end_matches('/').ends_with("/kojihub") {
+                    warnings.push(format!(
+                        "hub.url = {:?}: the path does not end in /kojihub, where Koji hubs \
+                         serve XML-RPC; check that it is the hub's XML-RPC endpoint",
+                        self.url
+                    ));
+                }
+            }
             _ => problems.push(format!(
                 "hub.url = {:?}: not an http or https URL; use the hub's XML-RPC endpoint, such as \"https://koji.example.org/kojihub\"",
                 self.url
@@ -690,6 +745,211 @@ impl RawTlsConfig {
     }
 }
 
+/// URL of the hub client that [`RawConfig::check_files`] builds to load the hub's files the
+/// way the poller loads them. Building a client opens no connection, so any valid URL works.
+const FILE_CHECK_HUB_URL: &str = "https://hub.invalid/kojihub";
+
+impl RawConfig {
+    /// Checks every file the configuration names, with the functions the daemon loads them
+    /// with: the hub's CA bundle and client certificate, the token secrets (at least
+    /// [`crate::identity::MIN_SECRET_BYTES`] bytes) and the TLS files. Also checks that
+    /// `state_dir` is a writable directory or can be created. Returns one message per
+    /// problem, each naming the key and the file.
+    pub fn check_files(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(hub) = &self.hub {
+            hub.check_files(&mut problems);
+        }
+        for (index, path) in self.push.token_secret_files.iter().enumerate() {
+            if path.as_os_str().is_empty() {
+                continue;
+            }
+            if let Err(error) = TokenSecret::load(path) {
+                problems.push(format!("push.token_secret_files[{index}]: {error}"));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            tls.check_files(&mut problems);
+        }
+        if let Some(problem) = check_state_dir(&self.state_dir) {
+            problems.push(problem);
+        }
+        problems
+    }
+}
+
+impl RawHubConfig {
+    fn check_files(&self, problems: &mut Vec<String>) {
+        let hub_client = || ClientBuilder::new(FILE_CHECK_HUB_URL);
+
+        if let Some(ca_file) = set_path(&self.ca_file)
+            && readable(problems, "hub.ca_file", ca_file)
+            && let Err(error) = hub_client().ca_bundle(ca_file).build()
+        {
+            problems.push(format!("hub.ca_file: {}", client_error(error)));
+        }
+
+        let cert_file = set_path(&self.cert_file);
+        let key_file = set_path(&self.key_file);
+        let cert_readable = cert_file.is_some_and(|path| readable(problems, "hub.cert_file", path));
+        let key_readable = key_file.is_some_and(|path| readable(problems, "hub.key_file", path));
+        if let (Some(cert_file), Some(key_file), true, true) =
+            (cert_file, key_file, cert_readable, key_readable)
+            && let Err(error) = hub_client().identity(cert_file, key_file).build()
+        {
+            problems.push(format!(
+                "hub.cert_file, hub.key_file: {}",
+                client_error(error)
+            ));
+        }
+    }
+}
+
+impl RawTlsConfig {
+    fn check_files(&self, problems: &mut Vec<String>) {
+        let files = [
+            ("tls.cert_file", Some(&self.cert_file)),
+            ("tls.key_file", Some(&self.key_file)),
+            ("tls.client_ca_file", self.client_ca_file.as_ref()),
+        ];
+        let mut usable = true;
+        for (key, path) in files {
+            match path {
+                Some(path) if path.as_os_str().is_empty() => usable = false,
+                Some(path) => usable &= readable(problems, key, path),
+                None => {}
+            }
+        }
+        if !usable {
+            return;
+        }
+
+        // NOTE: the server configuration stops at the first file it cannot load, so of
+        // several readable but invalid TLS files only the first is reported.
+        let tls_files = TlsFiles {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+        };
+        if let Err(error) = tls::server_config(&tls_files) {
+            let keys = match &error {
+                TlsError::File { path, .. } => files
+                    .iter()
+                    .find(|(_, file)| *file == Some(path))
+                    .map_or("tls", |(key, _)| key),
+                TlsError::Config { .. } => "tls.cert_file, tls.key_file",
+            };
+            problems.push(format!("{keys}: {error}"));
+        }
+    }
+}
+
+/// Returns the path of an optional file key, or `None` when it is unset or empty (an empty
+/// path is reported by the value checks).
+fn set_path(path: &Option<PathBuf>) -> Option<&Path> {
+    path.as_deref().filter(|path| !path.as_os_str().is_empty())
+}
+
+/// Reads `path` and returns whether that worked, adding a problem for `key` when it did not.
+fn readable(problems: &mut Vec<String>, key: &str, path: &Path) -> bool {
+    match std::fs::read(path) {
+        Ok(_) => true,
+        Err(error) => {
+            problems.push(format!(
+                "{key} = {:?}: cannot read the file ({error}); give a readable PEM file",
+                path.display().to_string()
+            ));
+            false
+        }
+    }
+}
+
+/// The message of a hub client error, without the client's generic prefix.
+fn client_error(error: koji::Error) -> String {
+    match error {
+        koji::Error::Config(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// Checks that `state_dir` is a writable directory, or that it can be created because its
+/// nearest existing ancestor is a directory. Writability is checked by creating and
+/// removing a probe file, as the user running the check.
+fn check_state_dir(state_dir: &Path) -> Option<String> {
+    if state_dir.as_os_str().is_empty() {
+        return None;
+    }
+    let shown = state_dir.display().to_string();
+    match std::fs::metadata(state_dir) {
+        Ok(metadata) if !metadata.is_dir() => Some(format!(
+            "state_dir = {shown:?}: exists but is not a directory; set state_dir to a \
+             directory, such as \"/var/lib/koji-aggregator\""
+        )),
+        Ok(_) => {
+            let probe = state_dir.join(format!(".check-config-{}", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe)
+            {
+                Ok(_) => {
+                    let _removed = std::fs::remove_file(&probe);
+                    None
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => None,
+                Err(error) => Some(format!(
+                    "state_dir = {shown:?}: is not writable ({error}); make it writable for \
+                     the service user, or set state_dir to another directory"
+                )),
+            }
+        }
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            let ancestor = state_dir
+                .ancestors()
+                .skip(1)
+                .map(|ancestor| {
+                    if ancestor.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        ancestor
+                    }
+                })
+                .find(|ancestor| ancestor.symlink_metadata().is_ok())?;
+            if ancestor.is_dir() {
+                return None;
+            }
+            Some(format!(
+                "state_dir = {shown:?}: does not exist and cannot be created, because {} is \
+                 not a directory; set state_dir to another directory",
+                ancestor.display()
+            ))
+        }
+        Err(error) => Some(format!(
+            "state_dir = {shown:?}: cannot be checked ({error}); make it a directory the \
+             service user can write"
+        )),
+    }
+}
+
+/// Returns the fields of the struct that reads the table at `schema_path`, a dotted path in
+/// which `[]` stands for every element of an array of tables.
+fn known_keys(schema_path: &str) -> Option<&'static [&'static str]> {
+    Some(match schema_path {
+        "" => field_names::<RawConfig>(),
+        "hub" => field_names::<RawHubConfig>(),
+        "tags" => field_names::<RawTagsConfig>(),
+        "tags.rewrite[]" => field_names::<RawTagRewrite>(),
+        "push" => field_names::<RawPushConfig>(),
+        "tls" => field_names::<RawTlsConfig>(),
+        _ => return None,
+    })
+}
+
 fn positive(problems: &mut Vec<String>, key: &str, value: u64) {
     if value == 0 {
         problems.push(format!("{key} = 0: must be at least 1"));
@@ -851,6 +1111,294 @@ client_ca_file = ""
             .unwrap_err()
             .to_string();
         assert!(missing_key.contains("key_file"), "{missing_key}");
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported() {
+        let text = "stat_dir = \"/var/lib/x\"\n[hub]\nurl = \"https://k/kojihub\"\n\
+                    pol_interval_secs = 5\n[[tags.rewrite]]\npattern = 'a'\nreplacement = 'b'\n\
+                    replace = 'c'\n[tls]\ncert_file = '/c'\nkey_file = '/k'\nfoo = 1\n";
+        let error = parse(text).unwrap_err().to_string();
+
+        assert!(
+            error.contains("stat_dir: unknown key at line 1; did you mean state_dir?"),
+            "{error}"
+        );
+        assert!(
+            error.contains(
+                "hub.pol_interval_secs: unknown key at line 4; did you mean \
+                 hub.poll_interval_secs?"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("tags.rewrite[0].replace: unknown key at line 8"),
+            "{error}"
+        );
+        assert!(
+            error.contains(
+                "tls.foo: unknown key at line 12; the keys of [tls] are cert_file, key_file, \
+                 client_ca_file"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.find("stat_dir").unwrap() < error.find("hub.pol_interval_secs").unwrap(),
+            "problems are listed in file order: {error}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_values_reported_together() {
+        let error = parse("stat_dir = \"/x\"\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains("stat_dir: unknown key"), "{error}");
+        assert!(error.contains("listen = \"localhost\""), "{error}");
+    }
+
+    #[test]
+    fn unknown_table_is_reported() {
+        let error = parse("[hubb]\nurl = \"https://k/kojihub\"\n")
+            .unwrap_err()
+            .to_string();
+
+        assert!(
+            error.contains("hubb: unknown key at line 1; did you mean hub?"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_type() {
+        let cases = [
+            (
+                "[hub]\nurl = \"https://k/kojihub\"\npoll_interval_secs = \"30\"\n",
+                "hub.poll_interval_secs: invalid type: string \"30\", expected a whole number \
+                 of at least 0 at line 3",
+            ),
+            (
+                "[push]\ntoken_secret_files = [\"/a\", 5]\n",
+                "push.token_secret_files[1]: invalid type: integer `5`, expected a string (a \
+                 file path) at line 2",
+            ),
+            (
+                "[tags]\nmax_values = -1\n",
+                "tags.max_values: invalid value: integer `-1`",
+            ),
+            (
+                "hub = 5\n",
+                "hub: invalid type: integer `5`, expected a table at line 1",
+            ),
+            (
+                "[hub]\npoll_interval_secs = 5\n",
+                "hub.url: missing in the table at line 1; this key is required",
+            ),
+            (
+                "[[tags.rewrite]]\npattern = 'a'\nreplacement = 1\n",
+                "tags.rewrite[0].replacement: invalid type: integer `1`, expected a string",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err().to_string();
+
+            assert!(error.contains(expected), "{expected}\n{error}");
+        }
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let error = parse("[hub\n").unwrap_err();
+
+        assert!(matches!(error, ConfigError::Parse { .. }), "{error}");
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn hub_url_whitespace_rejected() {
+        for url in [
+            " https://koji.example.org/kojihub",
+            "https://koji.example.org/kojihub\t",
+        ] {
+            let text = format!("[hub]\nurl = {url:?}\n");
+            let error = parse(&text).unwrap_err().to_string();
+
+            assert!(
+                error.contains(&format!(
+                    "hub.url = {url:?}: has leading or trailing whitespace"
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn hub_url_path_warns() {
+        let config = parse("[hub]\nurl = \"https://koji.example.org/api\"\n").unwrap();
+
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(
+            config.warnings[0].contains("hub.url = \"https://koji.example.org/api\""),
+            "{:?}",
+            config.warnings
+        );
+        assert!(
+            config.warnings[0].contains("/kojihub"),
+            "{:?}",
+            config.warnings
+        );
+        for url in [
+            "https://koji.example.org/kojihub",
+            "https://koji.example.org/kojihub/",
+            "http://127.0.0.1:8080/koji/kojihub",
+        ] {
+            let config = parse(&format!("[hub]\nurl = {url:?}\n")).unwrap();
+            assert!(config.warnings.is_empty(), "{url}: {:?}", config.warnings);
+        }
+    }
+
+    #[test]
+    fn known_keys_follow_structs() {
+        assert_eq!(
+            known_keys(""),
+            Some(&["listen", "state_dir", "hub", "tags", "push", "tls"][..])
+        );
+        assert_eq!(
+            known_keys("tags.rewrite[]"),
+            Some(&["pattern", "replacement"][..])
+        );
+        assert!(
+            known_keys("hub")
+                .unwrap()
+                .contains(&"missing_task_retry_secs")
+        );
+        assert_eq!(known_keys("hub.url"), None);
+    }
+
+    /// Writes `content` to `name` in `dir` and returns the path as a TOML string.
+    fn write(dir: &Path, name: &str, content: &str) -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        format!("{:?}", path.display().to_string())
+    }
+
+    fn load(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+        let path = dir.join("aggregator.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn load_reports_every_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = |name: &str| format!("{:?}", dir.path().join(name).display().to_string());
+        let short = write(dir.path(), "short.secret", "12345678\n");
+        let text = format!(
+            "state_dir = {state}\n[hub]\nurl = \"https://k/kojihub\"\nca_file = {ca}\n\
+             cert_file = {cert}\nkey_file = {key}\n[push]\n\
+             token_secret_files = [{secret}, {short}]\n[tls]\ncert_file = {tls_cert}\n\
+             key_file = {tls_key}\nclient_ca_file = {client_ca}\n",
+            state = missing("state"),
+            ca = missing("hub-ca.pem"),
+            cert = missing("hub.crt"),
+            key = missing("hub.key"),
+            secret = missing("push.secret"),
+            tls_cert = missing("tls.crt"),
+            tls_key = missing("tls.key"),
+            client_ca = missing("client-ca.pem"),
+        );
+        let error = load(dir.path(), &text).unwrap_err().to_string();
+
+        for (key, file) in [
+            ("hub.ca_file", "hub-ca.pem"),
+            ("hub.cert_file", "hub.crt"),
+            ("hub.key_file", "hub.key"),
+            ("push.token_secret_files[0]", "push.secret"),
+            ("tls.cert_file", "tls.crt"),
+            ("tls.key_file", "tls.key"),
+            ("tls.client_ca_file", "client-ca.pem"),
+        ] {
+            let line = error
+                .lines()
+                .find(|line| line.contains(key) && line.contains(file))
+                .unwrap_or_else(|| panic!("no line for {key} and {file} in\n{error}"));
+            assert!(line.contains("cannot read"), "{line}");
+        }
+        assert!(
+            error.contains("push.token_secret_files[1]: token secret file"),
+            "{error}"
+        );
+        assert!(error.contains("holds 8 bytes, fewer than 16"), "{error}");
+        assert!(
+            !error.contains("state_dir"),
+            "a missing state_dir is created: {error}"
+        );
+        assert!(!dir.path().join("state").exists());
+    }
+
+    #[test]
+    fn load_parses_pem_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = write(dir.path(), "not.pem", "just text\n");
+        let text = format!(
+            "state_dir = {state:?}\n[hub]\nurl = \"https://k/kojihub\"\nca_file = {not_pem}\n\
+             cert_file = {not_pem}\nkey_file = {not_pem}\n[tls]\ncert_file = {not_pem}\n\
+             key_file = {not_pem}\n",
+            state = dir.path().display().to_string(),
+        );
+        let error = load(dir.path(), &text).unwrap_err().to_string();
+
+        let hub_ca = error.lines().find(|line| line.contains("hub.ca_file:"));
+        assert!(
+            hub_ca.is_some_and(|line| line.contains("not.pem") && line.contains("no PEM")),
+            "{error}"
+        );
+        let identity = error
+            .lines()
+            .find(|line| line.contains("hub.cert_file, hub.key_file:"));
+        assert!(
+            identity.is_some_and(|line| line.contains("not.pem")),
+            "{error}"
+        );
+        let tls = error.lines().find(|line| line.contains("tls.cert_file"));
+        assert!(
+            tls.is_some_and(|line| line.contains("not.pem") && line.contains("certificate")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn load_checks_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "plain-file", "");
+        let error = load(dir.path(), &format!("state_dir = {file}\n"))
+            .unwrap_err()
+            .to_string();
+
+        assert!(
+            error.contains(&format!(
+                "state_dir = {file}: exists but is not a directory"
+            )),
+            "{error}"
+        );
+
+        let below_file = format!(
+            "{:?}",
+            dir.path().join("plain-file/state").display().to_string()
+        );
+        let error = load(dir.path(), &format!("state_dir = {below_file}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot be created"), "{error}");
+
+        let writable = format!("{:?}", dir.path().display().to_string());
+        load(dir.path(), &format!("state_dir = {writable}\n")).unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "the probe file is removed: {left:?}");
     }
 
     #[test]

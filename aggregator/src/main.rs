@@ -10,10 +10,26 @@ use koji_aggregator::config::Config;
 use koji_aggregator::identity::TokenSecret;
 use tracing_subscriber::EnvFilter;
 
+/// Exit status of a failure while running, such as an unusable state file or a listen
+/// address in use.
+const EXIT_RUNTIME: u8 = 1;
+
+/// Exit status of invalid flags or an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+
+/// The levels a directive of `--log-level` without `=` may name. tracing's `EnvFilter`
+/// reads any other bare word as a target name, which would turn off every other log line.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
 /// Polls a Koji hub, receives pushes from koji-agent, and serves builders, channels, tasks
 /// and pushed series on /metrics for Prometheus.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Exit status: 0 after a clean stop or a valid --check-config, 1 when the \
+                  aggregator fails while starting or running (state file, listen address), \
+                  2 for invalid flags or an invalid configuration."
+)]
 struct Args {
     /// Configuration file (TOML).
     #[arg(
@@ -24,12 +40,12 @@ struct Args {
     )]
     config: PathBuf,
 
-    /// Check the configuration file, print "configuration OK: FILE" or every problem, and
-    /// exit with 0 or 1.
+    /// Check the configuration file, the files it names and state_dir, print warnings and
+    /// "configuration OK: FILE" or every problem, and exit with 0 or 2.
     #[arg(long)]
     check_config: bool,
 
-    /// Log level (error, warn, info, debug, trace) or a tracing filter such as
+    /// Log level (off, error, warn, info, debug, trace) or a tracing filter such as
     /// "info,koji=debug".
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -57,14 +73,11 @@ fn main() -> ExitCode {
         return check_config(&args.config);
     }
 
-    let filter = match EnvFilter::try_new(&args.log_level) {
+    let filter = match log_filter(&args.log_level) {
         Ok(filter) => filter,
-        Err(error) => {
-            eprintln!(
-                "invalid --log-level {:?}: {error}; use error, warn, info, debug or trace",
-                args.log_level
-            );
-            return ExitCode::FAILURE;
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     tracing_subscriber::fmt()
@@ -73,33 +86,68 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
-    match start(&args.config) {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %error, "koji-aggregator cannot start.");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for warning in &config.warnings {
+        tracing::warn!(config = %args.config.display(), "{warning}");
+    }
+
+    match run(&config, &args.config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %error, "koji-aggregator stopped with an error.");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_RUNTIME)
         }
     }
 }
 
-fn start(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+/// Builds the log filter of `--log-level`. A directive without `=` must be a level.
+fn log_filter(value: &str) -> Result<EnvFilter, String> {
+    let levels = LEVELS.join(", ");
+    let bare = value
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty() && !directive.contains('='));
+    for directive in bare {
+        if !LEVELS
+            .iter()
+            .any(|level| directive.eq_ignore_ascii_case(level))
+        {
+            return Err(format!(
+                "invalid --log-level {value:?}: {directive:?} is not a level; use one of \
+                 {levels}, or a filter such as \"info,koji=debug\""
+            ));
+        }
+    }
+    EnvFilter::try_new(value)
+        .map_err(|error| format!("invalid --log-level {value:?}: {error}; use one of {levels}"))
+}
+
+fn run(config: &Config, config_path: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(koji_aggregator::run::run(&config, config_path))?;
+    runtime.block_on(koji_aggregator::run::run(config, config_path))?;
     Ok(())
 }
 
 fn check_config(path: &Path) -> ExitCode {
     match Config::load(path) {
-        Ok(_) => {
+        Ok(config) => {
+            for warning in &config.warnings {
+                println!("warning: {warning}");
+            }
             println!("configuration OK: {}", path.display());
             ExitCode::SUCCESS
         }
         Err(error) => {
             println!("{error}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }
@@ -109,7 +157,7 @@ fn print_token(config_path: &Path, host: &str) -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             println!("{error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let Some(secret_file) = config.push.token_secret_files.first() else {
@@ -118,7 +166,7 @@ fn print_token(config_path: &Path, host: &str) -> ExitCode {
              table first",
             config_path.display()
         );
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_CONFIG);
     };
     match TokenSecret::load(secret_file) {
         Ok(secret) => {
@@ -127,7 +175,50 @@ fn print_token(config_path: &Path, host: &str) -> ExitCode {
         }
         Err(error) => {
             println!("{error}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_CONFIG)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_filter_rejects_unknown_word() {
+        for value in ["warning", "verbose", "info,verbose", "5"] {
+            let error = log_filter(value).unwrap_err();
+
+            assert!(error.contains(&format!("{value:?}")), "{error}");
+            assert!(
+                error.contains("off, error, warn, info, debug, trace"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_filter_accepts_levels_and_filters() {
+        for value in [
+            "info",
+            "WARN",
+            "off",
+            "info,koji=debug",
+            "koji_aggregator=debug",
+            "warn,koji_aggregator::hub=trace",
+        ] {
+            assert!(log_filter(value).is_ok(), "{value}");
+        }
+    }
+
+    #[test]
+    fn help_states_exit_status() {
+        use clap::CommandFactory;
+
+        let help = Args::command().render_long_help().to_string();
+
+        assert!(help.contains("Exit status: 0"), "{help}");
+        assert!(help.contains("2 for invalid flags"), "{help}");
+        assert!(help.contains("exit with 0 or 2"), "{help}");
     }
 }

@@ -1,10 +1,14 @@
 //! Building the aggregator from its configuration and running it until SIGTERM or SIGINT.
 
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -14,13 +18,16 @@ use crate::identity::{Authenticator, PeerInfo, SecretError, TokenSecret};
 use crate::persist::PersistError;
 use crate::push::combine::PushSource;
 use crate::push::expiry::expire_periodically;
-use crate::push::persist::{PUSHED_FILE, load, save_periodically};
+use crate::push::persist::{PUSHED_FILE, load_or_set_aside, save_periodically};
 use crate::push::{PushState, Store};
 use crate::server::{self, AppState, MetricsSource};
 use crate::tls::{PlainListener, TlsError, TlsListener, server_config};
 
 /// Time the server and the poller get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// Name of the file in the state directory that the running aggregator holds locked.
+pub const LOCK_FILE: &str = "lock";
 
 /// A failure to start or run the aggregator.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +60,31 @@ pub enum RunError {
     )]
     StateDir {
         /// The directory.
-        path: std::path::PathBuf,
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
+    /// Another process holds the lock on the state directory.
+    #[error(
+        "another koji-aggregator{holder} uses the state directory {path}: it holds the lock on \
+         {path}/{LOCK_FILE}; stop that process, or give this one another state_dir"
+    )]
+    StateDirInUse {
+        /// The directory.
+        path: PathBuf,
+        /// " (process N)" when the lock file names the holder, else empty.
+        holder: String,
+    },
+
+    /// The lock file could not be opened or locked.
+    #[error(
+        "cannot open or lock {path}: {source}; make the state directory writable for the \
+         service user, on a file system that supports flock"
+    )]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
@@ -71,10 +102,16 @@ pub enum RunError {
     Tls(#[from] TlsError),
 }
 
-/// Runs the aggregator: loads the state, starts the poller and the HTTP server, and stops
-/// both on SIGTERM or SIGINT. The state is already on disk after every poll, so stopping
-/// writes nothing.
+/// Runs the aggregator: locks the state directory, loads the state, starts the poller and
+/// the HTTP server, and stops both on SIGTERM or SIGINT. The hub state is already on disk
+/// after every poll; stopping writes the pushed groups once more.
 pub async fn run(config: &Config, config_path: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| RunError::StateDir {
+        path: config.state_dir.clone(),
+        source,
+    })?;
+    // Held until `run` returns, so no second aggregator writes the same files meanwhile.
+    let _lock = lock_state_dir(&config.state_dir)?;
     let (stop, stopped) = watch::channel(false);
     let mut sources: Vec<Arc<dyn MetricsSource>> = Vec::new();
 
@@ -182,13 +219,9 @@ pub async fn run(config: &Config, config_path: &Path) -> Result<(), RunError> {
 /// Creates the push store with the groups saved in the state directory, and the state of
 /// the push handlers with the configured credentials.
 fn start_push(config: &Config) -> Result<(PushState, Arc<Store>), RunError> {
-    std::fs::create_dir_all(&config.state_dir).map_err(|source| RunError::StateDir {
-        path: config.state_dir.clone(),
-        source,
-    })?;
     let store = Arc::new(Store::new(config.push.limits));
     let path = config.state_dir.join(PUSHED_FILE);
-    let report = load(&path, &store)?;
+    let report = load_or_set_aside(&path, &store)?;
     for skipped in &report.skipped {
         tracing::warn!(file = %path.display(), reason = %skipped, "Left out a saved pushed group.");
     }
@@ -220,6 +253,45 @@ fn start_push(config: &Config) -> Result<(PushState, Arc<Store>), RunError> {
         );
     }
     Ok((PushState::new(store.clone(), authenticator), store))
+}
+
+/// Takes an exclusive `flock` on `<state_dir>/lock` and writes this process's id into it.
+/// The kernel releases the lock when the process exits, however it exits, so a crash leaves
+/// no stale lock behind.
+fn lock_state_dir(state_dir: &Path) -> Result<Flock<File>, RunError> {
+    let path = state_dir.join(LOCK_FILE);
+    let lock_error = |source: std::io::Error| RunError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(lock_error)?;
+
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((mut file, Errno::EWOULDBLOCK)) => {
+            let mut holder = String::new();
+            let _unreadable = file.read_to_string(&mut holder);
+            let holder = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!(" (process {pid})"),
+                Err(_) => String::new(),
+            };
+            return Err(RunError::StateDirInUse {
+                path: state_dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err((_, errno)) => return Err(lock_error(errno.into())),
+    };
+
+    lock.set_len(0).map_err(lock_error)?;
+    writeln!(lock, "{}", std::process::id()).map_err(lock_error)?;
+    Ok(lock)
 }
 
 /// Completes when `stopped` turns true.

@@ -1,15 +1,18 @@
 //! HTTPS for the aggregator: a rustls server configuration with the ring provider, and
 //! listeners for `axum::serve` whose peer address carries the client certificate's names.
 //!
-//! Client certificates are optional at the handshake, so Prometheus can scrape without one;
-//! a certificate that is presented must chain to the client CA. Handshakes run in their own
-//! tasks with a timeout, so a slow client cannot hold up the accept loop.
+//! Client certificates are optional at the handshake, so Prometheus can scrape without one.
+//! A certificate that is presented must chain to the client CA and be an X.509 v3
+//! certificate, because webpki rejects v1 end-entity certificates. Handshakes run in their own
+//! tasks with a timeout, so a slow client cannot hold up the accept loop. Failed handshakes
+//! are logged at most once per peer address and [`HANDSHAKE_LOG_INTERVAL`].
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -31,6 +34,15 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections whose handshake completed but that `axum::serve` has not taken yet.
 const READY_QUEUE: usize = 128;
+
+/// Time during which failed handshakes from one peer address are logged once. The log
+/// message states it as 60 s.
+pub const HANDSHAKE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Maximum number of peer addresses whose last logged failure is remembered, so at most this
+/// many lines per [`HANDSHAKE_LOG_INTERVAL`] are logged even when a scan comes from many
+/// addresses.
+const HANDSHAKE_LOG_PEERS: usize = 128;
 
 /// The PEM files of the server's TLS setup.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,6 +252,7 @@ async fn accept_loop(
     acceptor: TlsAcceptor,
     ready: mpsc::Sender<(TlsStream<TcpStream>, PeerInfo)>,
 ) {
+    let failures = Arc::new(HandshakeLog::default());
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -253,20 +266,21 @@ async fn accept_loop(
         }
         let acceptor = acceptor.clone();
         let ready = ready.clone();
+        let failures = failures.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    tracing::debug!(peer = %addr, %error, "TLS handshake failed.");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(peer = %addr, timeout = ?HANDSHAKE_TIMEOUT, "TLS handshake timed out.");
-                    return;
-                }
-            };
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        failures.record(addr, &error.to_string(), error.kind());
+                        return;
+                    }
+                    Err(_) => {
+                        let reason = format!("timed out after {} s", HANDSHAKE_TIMEOUT.as_secs());
+                        failures.record(addr, &reason, io::ErrorKind::TimedOut);
+                        return;
+                    }
+                };
             let peer = PeerInfo {
                 addr,
                 certificate_names: peer_names(&stream, addr).into(),
@@ -274,6 +288,84 @@ async fn accept_loop(
             // The receiver is gone only while the server shuts down.
             let _closed = ready.send((stream, peer)).await;
         });
+    }
+}
+
+/// The log of failed handshakes, limited to one line per peer address and
+/// [`HANDSHAKE_LOG_INTERVAL`], so a scan cannot flood the log. Each line carries the number
+/// of failures that were not logged since the line before.
+#[derive(Debug, Default)]
+struct HandshakeLog {
+    state: Mutex<HandshakeLogState>,
+}
+
+#[derive(Debug, Default)]
+struct HandshakeLogState {
+    /// When the last line about each peer address was logged.
+    last_logged: HashMap<IpAddr, Instant>,
+    /// Failures not logged since the last line.
+    suppressed: u64,
+}
+
+impl HandshakeLog {
+    /// Logs the failed handshake of `peer` at warn, unless a line about the same address was
+    /// logged within the interval. A peer that closed the connection without completing the
+    /// handshake (`UnexpectedEof`, as TCP port checks do) is logged at debug only.
+    fn record(&self, peer: SocketAddr, reason: &str, kind: io::ErrorKind) {
+        if kind == io::ErrorKind::UnexpectedEof {
+            tracing::debug!(%peer, reason, "TLS handshake failed: the peer closed the connection.");
+            return;
+        }
+        let Some(suppressed) = self.admit(peer.ip(), Instant::now()) else {
+            return;
+        };
+        tracing::warn!(
+            %peer,
+            reason,
+            hint = handshake_hint(reason),
+            suppressed,
+            "TLS handshake failed. Further failures from this address are not logged for 60 s; \
+             suppressed counts the failures left out since the last line."
+        );
+    }
+
+    /// Returns `Some(number of failures not logged since the last line)` when a failure of
+    /// `ip` at `now` is to be logged, and `None` when it is suppressed.
+    fn admit(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let recent = |logged: &Instant| now.duration_since(*logged) < HANDSHAKE_LOG_INTERVAL;
+
+        if state.last_logged.get(&ip).is_some_and(recent) {
+            state.suppressed += 1;
+            return None;
+        }
+        if state.last_logged.len() >= HANDSHAKE_LOG_PEERS {
+            state.last_logged.retain(|_, logged| recent(logged));
+            if state.last_logged.len() >= HANDSHAKE_LOG_PEERS {
+                state.suppressed += 1;
+                return None;
+            }
+        }
+        state.last_logged.insert(ip, now);
+        Some(std::mem::take(&mut state.suppressed))
+    }
+}
+
+/// Returns what to do about the common client certificate problems, given the rustls error
+/// text `reason`.
+fn handshake_hint(reason: &str) -> Option<&'static str> {
+    if reason.contains("UnsupportedCertVersion") {
+        Some(
+            "the client certificate is X.509 v1, which webpki rejects; issue a v3 certificate \
+             (openssl req -x509, or openssl x509 -req with -extfile)",
+        )
+    } else if reason.contains("UnknownIssuer") {
+        Some("the client certificate is not signed by a CA of tls.client_ca_file")
+    } else {
+        None
     }
 }
 
@@ -308,4 +400,46 @@ async fn accept_failed(error: io::Error) {
     }
     tracing::error!(%error, "Accepting a connection failed; retrying in 1 s.");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_log_limits_per_address() {
+        let log = HandshakeLog::default();
+        let start = Instant::now();
+        let first: IpAddr = "192.0.2.1".parse().unwrap();
+        let second: IpAddr = "192.0.2.2".parse().unwrap();
+
+        assert_eq!(log.admit(first, start), Some(0));
+        assert_eq!(log.admit(first, start + Duration::from_secs(1)), None);
+        assert_eq!(log.admit(first, start + Duration::from_secs(59)), None);
+        assert_eq!(log.admit(second, start + Duration::from_secs(2)), Some(2));
+        assert_eq!(log.admit(first, start + HANDSHAKE_LOG_INTERVAL), Some(0));
+    }
+
+    #[test]
+    fn handshake_log_bounds_addresses() {
+        let log = HandshakeLog::default();
+        let start = Instant::now();
+        let address = |index: usize| IpAddr::from([10, 0, (index / 256) as u8, index as u8]);
+
+        for index in 0..HANDSHAKE_LOG_PEERS {
+            assert_eq!(log.admit(address(index), start), Some(0), "{index}");
+        }
+        let later = start + Duration::from_secs(30);
+        assert_eq!(log.admit(address(HANDSHAKE_LOG_PEERS), later), None);
+        assert_eq!(log.admit(address(HANDSHAKE_LOG_PEERS + 1), later), None);
+
+        // Once the window of the remembered addresses has passed, new ones are logged again,
+        // with the count of the lines left out.
+        let next_window = start + HANDSHAKE_LOG_INTERVAL;
+        assert_eq!(
+            log.admit(address(HANDSHAKE_LOG_PEERS), next_window),
+            Some(2)
+        );
+        assert_eq!(log.state.lock().unwrap().last_logged.len(), 1);
+    }
 }

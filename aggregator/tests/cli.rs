@@ -1,11 +1,13 @@
 //! The binary's command line: `--check-config`, `--version`, `--help`, bad configuration,
-//! and stopping on SIGTERM and SIGINT.
+//! exit statuses, warnings at start, and stopping on SIGTERM and SIGINT.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::binary::{Aggregator, run_to_end, write_config};
+use common::binary::{Aggregator, poll_config, run_to_end, write_config};
+use koji_aggregator::hub::labels::TagCap;
+use koji_aggregator::hub::{PollerState, state_file};
 use koji_hub_sim::{HubSim, SimOptions};
 
 #[test]
@@ -13,7 +15,11 @@ fn check_config_accepts_good_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(
         dir.path(),
-        "listen = \"127.0.0.1:9820\"\n[hub]\nurl = \"https://koji.example.org/kojihub\"\n",
+        &format!(
+            "listen = \"127.0.0.1:9820\"\nstate_dir = {:?}\n[hub]\n\
+             url = \"https://koji.example.org/kojihub\"\n",
+            dir.path().join("state").display().to_string()
+        ),
     );
 
     let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
@@ -33,7 +39,7 @@ fn check_config_reports_every_problem() {
 
     let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
 
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(2));
     assert!(stdout.contains(&path.display().to_string()), "{stdout}");
     assert!(stdout.contains("listen = \"localhost\""), "{stdout}");
     assert!(stdout.contains("hub.url = \"ftp://koji\""), "{stdout}");
@@ -51,7 +57,7 @@ fn check_config_rejects_unknown_key() {
 
     let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
 
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(2));
     assert!(stdout.contains("poll_intervall_secs"), "{stdout}");
 }
 
@@ -62,7 +68,7 @@ fn check_config_names_missing_file() {
 
     let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
 
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(2));
     assert!(
         stdout.contains("cannot read configuration file"),
         "{stdout}"
@@ -77,7 +83,7 @@ fn invalid_config_stops_the_daemon() {
 
     let (status, _, stderr) = run_to_end(&["--config", path.to_str().unwrap()]);
 
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("listen = \"localhost\""), "{stderr}");
 }
 
@@ -89,8 +95,190 @@ fn invalid_log_level_is_named() {
     let (status, _, stderr) =
         run_to_end(&["--config", path.to_str().unwrap(), "--log-level", "loud["]);
 
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("invalid --log-level \"loud[\""), "{stderr}");
+}
+
+#[test]
+fn bare_word_log_level_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "");
+
+    for level in ["warning", "verbose"] {
+        let (status, _, stderr) =
+            run_to_end(&["--config", path.to_str().unwrap(), "--log-level", level]);
+
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("invalid --log-level \"{level}\"")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("off, error, warn, info, debug, trace"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let (status, _, stderr) = run_to_end(&["--chek-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stderr}");
+}
+
+#[test]
+fn check_config_reports_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(file("short.secret"), "12345678\n").unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "state_dir = {:?}\n[hub]\nurl = \"https://koji.example.org/kojihub\"\n\
+             ca_file = {:?}\ncert_file = {:?}\nkey_file = {:?}\n\
+             [push]\ntoken_secret_files = [{:?}]\n\
+             [tls]\ncert_file = {:?}\nkey_file = {:?}\nclient_ca_file = {:?}\n",
+            file("state"),
+            file("hub-ca.pem"),
+            file("hub.crt"),
+            file("hub.key"),
+            file("short.secret"),
+            file("tls.crt"),
+            file("tls.key"),
+            file("client-ca.pem"),
+        ),
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stdout}");
+    for (key, name) in [
+        ("hub.ca_file", "hub-ca.pem"),
+        ("hub.cert_file", "hub.crt"),
+        ("hub.key_file", "hub.key"),
+        ("push.token_secret_files[0]", "short.secret"),
+        ("tls.cert_file", "tls.crt"),
+        ("tls.key_file", "tls.key"),
+        ("tls.client_ca_file", "client-ca.pem"),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.contains(key) && line.contains(&file(name))),
+            "{key} and {name} missing from:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("fewer than 16"), "{stdout}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "--check-config does not create state_dir"
+    );
+}
+
+#[test]
+fn check_config_rejects_file_as_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::write(&state, "").unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!("state_dir = {:?}\n", state.display().to_string()),
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("is not a directory"), "{stdout}");
+}
+
+#[test]
+fn check_config_reports_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        "stat_dir = \"/var/lib/koji-aggregator\"\n[hub]\n\
+         url = \"https://koji.example.org/kojihub\"\npol_interval_secs = 5\n",
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains(&path.display().to_string()), "{stdout}");
+    assert!(
+        stdout.contains("stat_dir: unknown key at line 1; did you mean state_dir?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "hub.pol_interval_secs: unknown key at line 4; did you mean hub.poll_interval_secs?"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_config_prints_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "state_dir = {:?}\n[hub]\nurl = \"https://koji.example.org/\"\n",
+            dir.path().display().to_string()
+        ),
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    let mut lines = stdout.lines();
+    let warning = lines.next().unwrap_or_default();
+    assert!(warning.starts_with("warning: hub.url = "), "{stdout}");
+    assert!(warning.contains("/kojihub"), "{stdout}");
+    assert_eq!(
+        lines.next(),
+        Some(format!("configuration OK: {}", path.display()).as_str())
+    );
+}
+
+#[tokio::test]
+async fn start_warns_about_config_and_tag_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let hub_url = "http://127.0.0.1:9/koji";
+    let state = PollerState {
+        tags: TagCap::with_admitted(["a", "b", "c"].map(String::from)),
+        ..PollerState::default()
+    };
+    state_file::save(&state_dir.join("state.json"), hub_url, &state, 0.0).unwrap();
+    let port = koji_test_support::free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "{}[tags]\nmax_values = 2\n",
+            poll_config(dir.path(), port, hub_url, "")
+        ),
+    );
+
+    let mut aggregator = Aggregator::spawn(&config, port, &dir.path().join("aggregator.log"));
+    aggregator
+        .wait_for("the server", Duration::from_secs(20), |_| true)
+        .await;
+    aggregator.kill();
+
+    let log = aggregator.log_text();
+    let url_warning = log
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("hub.url"))
+        .unwrap_or_else(|| panic!("no hub.url warning in\n{log}"));
+    assert!(url_warning.contains("/kojihub"), "{url_warning}");
+    let cap_warning = log
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("tags.max_values"))
+        .unwrap_or_else(|| panic!("no tag cap warning in\n{log}"));
+    assert!(cap_warning.contains("admitted=3"), "{cap_warning}");
+    assert!(cap_warning.contains("max_values=2"), "{cap_warning}");
 }
 
 #[test]
@@ -109,6 +297,7 @@ fn version_and_help() {
         "--check-config",
         "--log-level <LEVEL>",
         "--version",
+        "Exit status: 0",
     ] {
         assert!(stdout.contains(option), "{option} missing from:\n{stdout}");
     }

@@ -16,6 +16,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use reqwest::Method;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 
 const HOST_A: &str = "builder-a.example.org";
 const HOST_B: &str = "builder-b.example.org";
@@ -29,6 +30,7 @@ struct Pem {
 
 struct Authority {
     cert_pem: String,
+    key_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -40,8 +42,72 @@ fn authority(name: &str) -> Authority {
     let cert = params.self_signed(&key).unwrap();
     Authority {
         cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
         issuer: Issuer::new(params, key),
     }
+}
+
+/// Issues an X.509 v1 certificate (no extensions) for `common_name`, signed by `ca`, with
+/// `openssl x509 -req`; `None` when openssl is not installed.
+fn leaf_v1(ca: &Authority, common_name: &str, dir: &Path) -> Option<Pem> {
+    let openssl = koji_test_support::require_tool("openssl")?;
+
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_cert = write("v1-ca.crt", &ca.cert_pem);
+    let ca_key = write("v1-ca.key", &ca.key_pem);
+    let key = KeyPair::generate().unwrap();
+    let key_file = write("v1.key", &key.serialize_pem());
+    let request = dir.join("v1.csr");
+    let cert = dir.join("v1.crt");
+
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new(&openssl)
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+
+    let subject = format!("/CN={common_name}");
+    run(&[
+        "req".as_ref(),
+        "-new".as_ref(),
+        "-key".as_ref(),
+        key_file.as_os_str(),
+        "-subj".as_ref(),
+        subject.as_ref(),
+        "-out".as_ref(),
+        request.as_os_str(),
+    ]);
+    run(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-in".as_ref(),
+        request.as_os_str(),
+        "-CA".as_ref(),
+        ca_cert.as_os_str(),
+        "-CAkey".as_ref(),
+        ca_key.as_os_str(),
+        "-set_serial".as_ref(),
+        "7".as_ref(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ]);
+
+    Some(Pem {
+        cert: std::fs::read_to_string(&cert).unwrap(),
+        key: key.serialize_pem(),
+    })
 }
 
 /// Issues a certificate signed by `ca` with the DNS names `dns_names` and the common name
@@ -110,6 +176,15 @@ async fn setup() -> Setup {
 
 /// Builds an HTTPS client that trusts `ca` and presents `identity` when given.
 fn https_client(ca: &Authority, identity: Option<&Pem>) -> reqwest::Client {
+    https_client_from(ca, identity, None)
+}
+
+/// Builds an HTTPS client like [`https_client`] that connects from `local_address`.
+fn https_client_from(
+    ca: &Authority,
+    identity: Option<&Pem>,
+    local_address: Option<IpAddr>,
+) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.cert_pem.as_bytes()).unwrap())
@@ -123,13 +198,21 @@ fn https_client(ca: &Authority, identity: Option<&Pem>) -> reqwest::Client {
     let config = match identity {
         None => builder.with_no_client_auth(),
         Some(pem) => {
+            // `with_client_auth_cert` parses the certificate and rejects a v1 one, so the
+            // key is set up without that check: the server is the one that must reject it.
             let chain = vec![CertificateDer::from_pem_slice(pem.cert.as_bytes()).unwrap()];
             let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes()).unwrap();
-            builder.with_client_auth_cert(chain, key).unwrap()
+            let signing_key = rustls::crypto::ring::default_provider()
+                .key_provider
+                .load_private_key(key)
+                .unwrap();
+            let certified = CertifiedKey::new(chain, signing_key);
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
         }
     };
     reqwest::Client::builder()
         .use_preconfigured_tls(config)
+        .local_address(local_address)
         .build()
         .unwrap()
 }
@@ -188,6 +271,34 @@ async fn tokens_bind_to_hosts() {
     assert_eq!(
         served_value(&exposition, HOST_B).as_deref(),
         Some("1"),
+        "{exposition}"
+    );
+
+    // A host label in the path overrides the body's, so it must name the token's host too.
+    let authorization = format!("Bearer {token_a}");
+    let headers = [("Authorization", authorization.as_str())];
+    let bodies = [
+        format!(
+            "# TYPE koji_builder_kojid_up gauge\nkoji_builder_kojid_up{{host=\"{HOST_A}\"}} 0\n"
+        ),
+        "# TYPE koji_builder_kojid_up gauge\nkoji_builder_kojid_up 0\n".to_string(),
+    ];
+    for body in bodies {
+        let url = format!("{}{}/host/{HOST_B}", setup.server.url, group_path(HOST_A));
+        let (status, message) = send(&client, Method::PUT, &url, &headers, body.into()).await;
+        assert_eq!(
+            status, 400,
+            "A's token pushed with host={HOST_B}: {message}"
+        );
+        assert!(message.contains(&format!("host=\"{HOST_B}\"")), "{message}");
+        assert!(
+            message.contains(&format!("instance=\"{HOST_A}\"")),
+            "{message}"
+        );
+    }
+    let exposition = setup.server.metrics(&client).await;
+    assert!(
+        !exposition.contains("koji_builder_kojid_up"),
         "{exposition}"
     );
 
@@ -395,4 +506,83 @@ async fn binary_serves_tls_with_credentials() {
             .log_text()
             .contains("only loopback peers may push")
     );
+}
+
+#[tokio::test]
+async fn failed_handshakes_logged_once_per_address() {
+    push_support::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = authority("koji test CA");
+    let server_pem = server_leaf(&ca);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let cert_file = write("server.crt", &server_pem.cert);
+    let key_file = write("server.key", &server_pem.key);
+    let ca_file = write("client-ca.crt", &ca.cert_pem);
+    let extra = format!(
+        "[tls]\ncert_file = {cert_file:?}\nkey_file = {key_file:?}\nclient_ca_file = {ca_file:?}\n"
+    );
+    let client = https_client(&ca, None);
+    let aggregator =
+        AggregatorProcess::start_with(dir.path(), &extra, "https", client.clone()).await;
+    let url = format!("{}{}", aggregator.url, group_path(HOST_A));
+
+    let rogue = authority("rogue CA");
+    let foreign = leaf(&rogue, &[HOST_A], "builder a");
+    let from_first = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    for attempt in 0..3 {
+        let client = https_client_from(&ca, Some(&foreign), from_first);
+        let result = client.put(&url).body(body(HOST_A, 1)).send().await;
+        assert!(
+            result.is_err(),
+            "attempt {attempt}: the foreign certificate was accepted"
+        );
+    }
+    let v1 = leaf_v1(&ca, HOST_B, dir.path());
+    let from_second = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    if let Some(v1) = &v1 {
+        let client = https_client_from(&ca, Some(v1), Some(from_second));
+        let result = client.put(&url).body(body(HOST_B, 1)).send().await;
+        assert!(result.is_err(), "the v1 certificate was accepted");
+    }
+
+    let failures = |peer: &str| -> Vec<String> {
+        aggregator
+            .log_text()
+            .lines()
+            .filter(|line| line.contains("TLS handshake failed") && line.contains(peer))
+            .map(str::to_string)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while failures("peer=127.0.0.1:").is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first = failures("peer=127.0.0.1:");
+    assert_eq!(first.len(), 1, "{}", aggregator.log_text());
+    assert!(first[0].contains("WARN"), "{}", first[0]);
+    assert!(first[0].contains("UnknownIssuer"), "{}", first[0]);
+    assert!(first[0].contains("suppressed=0"), "{}", first[0]);
+
+    if v1.is_some() {
+        while failures("peer=127.0.0.2:").is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let second = failures("peer=127.0.0.2:");
+        assert_eq!(second.len(), 1, "{}", aggregator.log_text());
+        assert!(
+            second[0].contains("UnsupportedCertVersion"),
+            "{}",
+            second[0]
+        );
+        assert!(second[0].contains("X.509 v1"), "{}", second[0]);
+        assert!(
+            second[0].contains("suppressed=2"),
+            "the two failures of 127.0.0.1 after its first are counted: {}",
+            second[0]
+        );
+    }
 }

@@ -294,6 +294,10 @@ async fn python_client_functions() {
         )),
         "{text}"
     );
+    assert!(
+        !text.contains("koji_agent_last_push_timestamp_seconds"),
+        "a push of the job py set the last push of an agent: {text}"
+    );
 
     let url = server.url.clone();
     let python_path = python.clone();

@@ -21,11 +21,11 @@ async fn silent_group_expires_without_scrapes() {
             let _closed = stopped.await;
         },
     ));
-    let silent = GroupingKey::from_path("job/agent/instance/silent").unwrap();
-    let active = GroupingKey::from_path("job/agent/instance/active").unwrap();
+    let silent = GroupingKey::from_path("job/koji-agent/instance/silent").unwrap();
+    let active = GroupingKey::from_path("job/koji-agent/instance/active").unwrap();
 
     let push = |host: &'static str| {
-        let url = format!("{}/metrics/job/agent/instance/{host}", server.url);
+        let url = format!("{}/metrics/job/koji-agent/instance/{host}", server.url);
         let client = client.clone();
         async move {
             let body = format!("agent_up{{host=\"{host}\"}} 1\n").into_bytes();

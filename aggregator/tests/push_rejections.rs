@@ -124,6 +124,67 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
+            path: "/metrics/job/agent/instance/b2/host/b1",
+            reason: "host_mismatch",
+            ..case(
+                "host label of another host in the path",
+                "agent_ok{host=\"b2\"} 0\n",
+                400,
+                "has host=\"b1\" but instance=\"b2\"",
+            )
+        },
+        Case {
+            path: "/metrics/job/agent/instance/b2/host/b1",
+            reason: "host_mismatch",
+            ..case(
+                "host in the path without host in the body",
+                "agent_ok 0\n",
+                400,
+                "has host=\"b1\" but instance=\"b2\"",
+            )
+        },
+        Case {
+            path: "/metrics/job/agent/host/b1",
+            reason: "host_mismatch",
+            ..case(
+                "host in the path without instance",
+                "agent_ok{instance=\"b1\"} 0\n",
+                400,
+                "has host=\"b1\" but instance=\"\"",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "push_failure_time_seconds pushed",
+                "# TYPE push_failure_time_seconds counter\n\
+                 push_failure_time_seconds{host=\"b2\"} 9\n",
+                400,
+                "metric name push_failure_time_seconds is reserved",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "push_time_seconds pushed",
+                "agent_ok 2\npush_time_seconds 9\n",
+                400,
+                "metric name push_time_seconds is reserved",
+            )
+        },
+        Case {
+            reason: "type_conflict",
+            marks_failure: true,
+            ..case(
+                "counter pushed over an untyped family",
+                "# TYPE agent_plain counter\nagent_plain 1\n",
+                400,
+                "pushed as a counter but is untyped in another pushed group",
+            )
+        },
+        Case {
             reason: "body_too_large",
             ..case(
                 "20 MB body",
@@ -214,7 +275,8 @@ async fn bad_pushes_change_nothing() {
     let setup = [
         (
             "/metrics/job/agent/instance/b1",
-            "# TYPE agent_jobs_done_total counter\nagent_jobs_done_total{host=\"b1\"} 3\n",
+            "# TYPE agent_jobs_done_total counter\nagent_jobs_done_total{host=\"b1\"} 3\n\
+             agent_plain{host=\"b1\"} 1\n",
         ),
         (
             TARGET,

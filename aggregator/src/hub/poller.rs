@@ -97,6 +97,19 @@ impl HubPoller {
                 "Loaded the poller state."
             );
         }
+        let admitted = committed.tags.admitted().count();
+        if admitted > tags.max_values {
+            // Relabelling admitted values would move their running counters to `other`.
+            tracing::warn!(
+                path = %state_path.display(),
+                admitted,
+                max_values = tags.max_values,
+                "The state file has more admitted tag values than tags.max_values. They keep \
+                 their labels, and no new tag value is admitted. To apply the lower cap, stop \
+                 the aggregator and move the state file away, which restarts the task \
+                 counters."
+            );
+        }
 
         let client = build_client(hub).map_err(|source| StartError::Client {
             url: hub.url.clone(),

@@ -690,12 +690,12 @@ mod tests {
     #[test]
     fn pushed_rows_pass_without_hub() {
         let store = Store::new(Limits::default());
-        push(&store, "job/agent/instance/b1", &agent_body("b1"));
+        push(&store, "job/koji-agent/instance/b1", &agent_body("b1"));
 
         let text = render_combined(Vec::new(), &store.snapshot()).text;
 
         assert!(
-            text.contains("koji_builder_ready{host=\"b1\",instance=\"b1\",job=\"agent\"} 0\n"),
+            text.contains("koji_builder_ready{host=\"b1\",instance=\"b1\",job=\"koji-agent\"} 0\n"),
             "{text}"
         );
         assert!(
@@ -703,7 +703,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("push_time_seconds{instance=\"b1\",job=\"agent\"} 50\n"),
+            text.contains("push_time_seconds{instance=\"b1\",job=\"koji-agent\"} 50\n"),
             "{text}"
         );
         assert!(

@@ -22,8 +22,9 @@ pub const INSTANCE: &str = "instance";
 /// The label whose value must equal the sample's `instance`.
 pub const HOST: &str = "host";
 
-/// Families of this name are written by the aggregator for every group; pushed ones are
-/// dropped, as the Pushgateway overwrites them.
+/// Families that the aggregator writes for every group. A push that contains one is
+/// rejected, because its series would never be served (the Pushgateway accepts such a push
+/// and overwrites the family).
 pub const RESERVED_FAMILIES: [&str; 2] = ["push_time_seconds", "push_failure_time_seconds"];
 
 /// The label pairs of a stored series, sorted by name.
@@ -126,21 +127,29 @@ pub struct StoredFamily {
 
 /// Converts decoded families into the stored form for the group `key`.
 ///
-/// Rejects timestamps, a `host` label that differs from the sample's instance, and series
-/// that are equal once the key's labels are applied. Families named like the per-group push
-/// times are dropped. The result is sorted by family name.
+/// Rejects a key whose `host` label differs from its instance ([`check_key_host`]),
+/// families named like the per-group push times, timestamps, a `host` label that differs
+/// from the sample's instance, and series that are equal once the key's labels are applied.
+/// The result is sorted by family name.
 pub fn convert(
     key: &GroupingKey,
     families: Vec<MetricFamily>,
     pushed_at: f64,
     interner: &mut Interner,
 ) -> Result<Vec<StoredFamily>, Rejection> {
+    check_key_host(key)?;
     let mut stored = Vec::with_capacity(families.len());
 
     for family in families {
         let name = family.name();
         if RESERVED_FAMILIES.contains(&name) {
-            continue;
+            return Err(Rejection::new(
+                Reason::ReservedName,
+                format!(
+                    "metric name {name} is reserved: the aggregator writes {name} for every \
+                     group itself, so a pushed {name} would never be served; rename the metric"
+                ),
+            ));
         }
         let kind = family.get_field_type();
         let mut seen: HashSet<LabelSet> = HashSet::with_capacity(family.get_metric().len());
@@ -209,13 +218,41 @@ fn stored_labels(key: &GroupingKey, metric: &Metric, interner: &mut Interner) ->
     labels.into_boxed_slice()
 }
 
-/// Rejects a `host` label whose value differs from the sample's instance.
+/// Rejects a grouping key with a `host` label that differs from its `instance` label, or
+/// from `""` when the key has no instance (the value its `push_time_seconds` is served with).
+///
+/// A `host` label in the URL path overrides the body's, so without this check a builder
+/// could push its own metrics under another builder's name.
+pub fn check_key_host(key: &GroupingKey) -> Result<(), Rejection> {
+    let Some(host) = key.get(HOST) else {
+        return Ok(());
+    };
+    let instance = key.instance().unwrap_or_default();
+    if host == instance {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        Reason::HostMismatch,
+        format!(
+            "the grouping key {key} has host={host:?} but instance={instance:?}; the host label \
+             must equal the instance, so leave host out of the URL path and push each host's \
+             metrics to /metrics/job/<job>/instance/<host> of that host"
+        ),
+    ))
+}
+
+/// Rejects a series whose `host` label (the key's, else the body's) differs from its
+/// instance.
 fn check_host(
     key: &GroupingKey,
     family: &str,
     labels: &[(Arc<str>, Arc<str>)],
 ) -> Result<(), Rejection> {
-    let Some((_, host)) = labels.iter().find(|(name, _)| &**name == HOST) else {
+    let body_host = labels
+        .iter()
+        .find(|(name, _)| &**name == HOST)
+        .map(|(_, value)| &**value);
+    let Some(host) = key.get(HOST).or(body_host) else {
         return Ok(());
     };
     let instance = key.instance().unwrap_or_else(|| {
@@ -224,7 +261,7 @@ fn check_host(
             .find(|(name, _)| &**name == INSTANCE)
             .map_or("", |(_, value)| &**value)
     });
-    if &**host == instance {
+    if host == instance {
         return Ok(());
     }
     Err(Rejection::new(
@@ -494,11 +531,43 @@ mod tests {
     }
 
     #[test]
-    fn push_time_families_dropped() {
-        let families = convert_text(&key("job/agent"), "push_time_seconds 5\na 1\n").unwrap();
+    fn push_time_families_rejected() {
+        for name in RESERVED_FAMILIES {
+            let text = format!("# TYPE {name} counter\n{name}{{host=\"b1\"}} 9\na 1\n");
+            let rejection = convert_text(&key("job/agent/instance/b1"), &text).unwrap_err();
 
-        assert_eq!(families.len(), 1);
-        assert_eq!(&*families[0].name, "a");
+            assert_eq!(rejection.reason, Reason::ReservedName, "{name}");
+            assert!(
+                rejection
+                    .message
+                    .contains(&format!("metric name {name} is reserved")),
+                "{rejection}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_host_must_equal_instance() {
+        let mismatched = key("job/koji-agent/instance/b1/host/b2");
+        for body in ["a{host=\"b1\"} 0\n", "a 0\n", "a{host=\"b2\"} 0\n", ""] {
+            let rejection = convert_text(&mismatched, body).unwrap_err();
+
+            assert_eq!(rejection.reason, Reason::HostMismatch, "{body:?}");
+            assert!(rejection.message.contains("host=\"b2\""), "{rejection}");
+            assert!(rejection.message.contains("instance=\"b1\""), "{rejection}");
+        }
+
+        let without_instance = key("job/koji-agent/host/b2");
+        let rejection = convert_text(&without_instance, "a{instance=\"b2\"} 0\n").unwrap_err();
+        assert_eq!(rejection.reason, Reason::HostMismatch);
+        assert!(rejection.message.contains("instance=\"\""), "{rejection}");
+
+        let matching = key("job/koji-agent/instance/b1/host/b1");
+        let families = convert_text(&matching, "a{host=\"b1\"} 0\n").unwrap();
+        assert_eq!(
+            served(&matching, &families),
+            "# TYPE a untyped\na{host=\"b1\",instance=\"b1\",job=\"koji-agent\"} 0\n"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ mod tests {
     #[tokio::test]
     async fn timer_drops_silent_group() {
         let store = Arc::new(Store::new(Limits::default()));
-        let key = GroupingKey::from_path("job/agent/instance/b1").unwrap();
+        let key = GroupingKey::from_path("job/koji-agent/instance/b1").unwrap();
         let families = parse_text(b"a 1\n").unwrap();
         store
             .push(key.clone(), Method::Put, families, unix_now())

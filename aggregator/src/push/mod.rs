@@ -3,8 +3,10 @@
 //! Agents PUT, POST and DELETE groups under `/metrics/job/<job>{/<label>/<value>}` (and the
 //! `@base64` forms) with the Pushgateway's meaning, and the groups join the aggregator's
 //! `/metrics` after the hub's rows. Beyond the Pushgateway, the receiver checks who pushes
-//! ([`crate::identity`]), limits body size, series per group and the number of groups,
-//! expires the groups of silent agents, and writes the groups to disk.
+//! ([`crate::identity`]) and that `host` labels equal `instance`. It rejects pushes of the
+//! per-group push times that it writes itself, which the Pushgateway accepts and overwrites.
+//! It limits body size, series per group and the number of groups, expires the groups of
+//! silent agents, and writes the groups to disk.
 //!
 //! - [`grouping`]: the grouping key from the URL path.
 //! - [`body`]: reading, gunzipping and decoding bodies.

@@ -25,6 +25,9 @@ pub const PUSHED_FILE: &str = "pushed.json";
 /// Version of the file format this code writes and reads.
 const FORMAT_VERSION: u32 = 1;
 
+/// Suffix of the name a corrupt file is moved to by [`load_or_set_aside`].
+pub const CORRUPT_SUFFIX: &str = ".corrupt";
+
 /// The file as read back.
 #[derive(Debug, Deserialize)]
 struct PushedFile {
@@ -186,6 +189,39 @@ pub fn load(path: &Path, store: &Store) -> Result<LoadReport, PersistError> {
     Ok(report)
 }
 
+/// Reads `path` into `store` like [`load`], except for a file that is not valid, such as an
+/// empty, truncated or garbled file, or one of another format version. Such a file is
+/// logged, moved to `<path>.corrupt` (replacing an older one), and nothing is restored. The
+/// file contains only pushed groups, and agents push theirs again within one push interval.
+/// A file that cannot be read at all is still an error.
+pub fn load_or_set_aside(path: &Path, store: &Store) -> Result<LoadReport, PersistError> {
+    let detail = match load(path, store) {
+        Err(PersistError::Corrupt { detail, .. }) => detail,
+        other => return other,
+    };
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(CORRUPT_SUFFIX);
+    let aside = PathBuf::from(aside);
+
+    match std::fs::rename(path, &aside) {
+        Ok(()) => tracing::error!(
+            file = %path.display(),
+            moved_to = %aside.display(),
+            error = %detail,
+            "The saved pushed groups cannot be parsed; moved the file aside and starting \
+             without pushed groups. Agents push their groups again within one interval."
+        ),
+        Err(rename_error) => tracing::error!(
+            file = %path.display(),
+            error = %detail,
+            %rename_error,
+            "The saved pushed groups cannot be parsed and the file cannot be moved aside; \
+             starting without pushed groups. The next save replaces the file."
+        ),
+    }
+    Ok(LoadReport::default())
+}
+
 /// Writes the store to `path` every `interval` when it changed, and once more when
 /// `shutdown` completes. Write errors are logged, and the next interval tries again.
 pub async fn save_periodically(
@@ -330,6 +366,42 @@ mod tests {
             "{:?}",
             report.skipped
         );
+    }
+
+    #[test]
+    fn corrupt_file_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PUSHED_FILE);
+        let aside = dir.path().join("pushed.json.corrupt");
+        std::fs::write(&aside, "an older corrupt file").unwrap();
+
+        for content in ["", "garbage", r#"{"version":1,"groups":[{"labels":"#] {
+            std::fs::write(&path, content).unwrap();
+            let store = Store::new(Limits::default());
+
+            let report = load_or_set_aside(&path, &store).unwrap();
+
+            assert_eq!(report, LoadReport::default(), "{content:?}");
+            assert!(store.is_empty(), "{content:?}");
+            assert!(
+                !path.exists(),
+                "{content:?}: the corrupt file is still in place"
+            );
+            assert_eq!(std::fs::read_to_string(&aside).unwrap(), content);
+        }
+    }
+
+    #[test]
+    fn unreadable_file_is_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in place of the file cannot be read, which is not corruption.
+        let path = dir.path().join(PUSHED_FILE);
+        std::fs::create_dir(&path).unwrap();
+
+        let error = load_or_set_aside(&path, &Store::new(Limits::default())).unwrap_err();
+
+        assert!(matches!(error, PersistError::Read { .. }), "{error}");
+        assert!(path.is_dir());
     }
 
     #[test]

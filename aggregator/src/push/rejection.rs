@@ -26,8 +26,10 @@ pub enum Reason {
     TypeConflict,
     /// A series occurs twice, in the body or across groups.
     DuplicateSeries,
-    /// A sample's `host` label differs from the group's `instance`.
+    /// A sample's `host` label, or the grouping key's, differs from the `instance`.
     HostMismatch,
+    /// The body contains a family whose name the aggregator writes itself.
+    ReservedName,
     /// The group would hold more series than allowed.
     TooManySeries,
     /// A new group would exceed the group limit.
@@ -36,7 +38,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order of the exposition.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::InvalidGroupingKey,
         Reason::Unauthenticated,
         Reason::Forbidden,
@@ -46,6 +48,7 @@ impl Reason {
         Reason::TypeConflict,
         Reason::DuplicateSeries,
         Reason::HostMismatch,
+        Reason::ReservedName,
         Reason::TooManySeries,
         Reason::TooManyGroups,
     ];
@@ -62,6 +65,7 @@ impl Reason {
             Reason::TypeConflict => "type_conflict",
             Reason::DuplicateSeries => "duplicate_series",
             Reason::HostMismatch => "host_mismatch",
+            Reason::ReservedName => "reserved_name",
             Reason::TooManySeries => "too_many_series",
             Reason::TooManyGroups => "too_many_groups",
         }
@@ -87,7 +91,8 @@ impl Reason {
             | Reason::Timestamp
             | Reason::TypeConflict
             | Reason::DuplicateSeries
-            | Reason::HostMismatch => StatusCode::BAD_REQUEST,
+            | Reason::HostMismatch
+            | Reason::ReservedName => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -101,6 +106,7 @@ impl Reason {
                 | Reason::TypeConflict
                 | Reason::DuplicateSeries
                 | Reason::HostMismatch
+                | Reason::ReservedName
                 | Reason::TooManySeries
         )
     }

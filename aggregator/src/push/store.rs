@@ -25,6 +25,11 @@ use super::exposition::type_name;
 use super::grouping::GroupingKey;
 use super::rejection::{Reason, Rejection};
 
+/// The job name that `koji-agent` pushes under. Only pushes of this job set
+/// `koji_agent_last_push_timestamp_seconds`, so other clients of the push API cannot make a
+/// silent agent look alive.
+pub const AGENT_JOB: &str = "koji-agent";
+
 /// Limits that keep one client from exhausting the aggregator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -131,9 +136,9 @@ struct Inner {
     types: HashMap<Arc<str>, (MetricType, usize)>,
     /// Groups by job and instance, to find the groups whose series a push could repeat.
     by_job_instance: HashMap<(String, Option<String>), HashSet<GroupingKey>>,
-    /// Number of groups per host.
-    host_groups: HashMap<String, usize>,
-    /// Last successful push per host.
+    /// Number of groups of the job [`AGENT_JOB`] per host.
+    agent_groups: HashMap<String, usize>,
+    /// Last successful push of the job [`AGENT_JOB`] per host.
     last_push: BTreeMap<Arc<str>, f64>,
 }
 
@@ -165,8 +170,9 @@ impl Store {
     /// Applies a PUT or POST of `families` to the group `key` at unix time `now`.
     ///
     /// On a rejection that concerns the content, the group's failure time is set (a new group
-    /// is created for it, with push time 0, when the group limit allows). The outcome is
-    /// counted either way.
+    /// is created for it, with push time 0, when the group limit allows). A key whose `host`
+    /// label differs from its instance is rejected without touching any group, because the
+    /// group's own push times would carry that host name. The outcome is counted either way.
     pub fn push(
         &self,
         key: GroupingKey,
@@ -174,6 +180,10 @@ impl Store {
         families: Vec<MetricFamily>,
         now: f64,
     ) -> Result<(), Rejection> {
+        if let Err(rejection) = compact::check_key_host(&key) {
+            self.count_push(Some(&rejection));
+            return Err(rejection);
+        }
         let result = self.try_push(&key, method, families, now);
         if let Err(rejection) = &result
             && rejection.reason.marks_group_failed()
@@ -279,7 +289,7 @@ impl Store {
             failure_time: existing.as_ref().map_or(0.0, |group| group.failure_time),
         };
         inner.replace(group);
-        if let Some(host) = key.host() {
+        if let Some(host) = agent_host(key) {
             match inner.last_push.get_mut(host) {
                 Some(time) => *time = now,
                 None => {
@@ -310,14 +320,15 @@ impl Store {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Removes the group `key`; returns whether it existed. A host left without groups loses
-    /// its last push time too, so a decommissioned builder disappears completely.
+    /// Removes the group `key`; returns whether it existed. A host left without groups of
+    /// the job [`AGENT_JOB`] loses its last push time too, so a decommissioned builder
+    /// disappears completely.
     pub fn delete(&self, key: &GroupingKey) -> bool {
         let mut inner = lock(&self.inner);
         let removed = inner.remove(key);
         if removed {
-            if let Some(host) = key.host()
-                && !inner.host_groups.contains_key(host)
+            if let Some(host) = agent_host(key)
+                && !inner.agent_groups.contains_key(host)
             {
                 inner.last_push.remove(host);
             }
@@ -480,8 +491,8 @@ impl Inner {
             .entry(index_key(&key))
             .or_default()
             .insert(key.clone());
-        if let Some(host) = key.host() {
-            *self.host_groups.entry(host.to_string()).or_default() += 1;
+        if let Some(host) = agent_host(&key) {
+            *self.agent_groups.entry(host.to_string()).or_default() += 1;
         }
         self.groups.insert(key, Arc::new(group));
     }
@@ -506,12 +517,12 @@ impl Inner {
                 self.by_job_instance.remove(&index);
             }
         }
-        if let Some(host) = key.host()
-            && let Some(count) = self.host_groups.get_mut(host)
+        if let Some(host) = agent_host(key)
+            && let Some(count) = self.agent_groups.get_mut(host)
         {
             *count -= 1;
             if *count == 0 {
-                self.host_groups.remove(host);
+                self.agent_groups.remove(host);
             }
         }
         true
@@ -558,9 +569,9 @@ impl Inner {
                         "metric {} is pushed as {} but is {} {place}; one name needs one \
                          type, so push it as {} or rename it",
                         family.name,
-                        with_article(family.kind),
-                        with_article(kind),
-                        with_article(kind)
+                        type_phrase(family.kind),
+                        type_phrase(kind),
+                        type_phrase(kind)
                     ),
                 ));
             }
@@ -671,13 +682,12 @@ const SUFFIX_OWNERS: [(&str, &[MetricType]); 3] = [
     ("_count", &[MetricType::HISTOGRAM, MetricType::SUMMARY]),
 ];
 
-/// Returns the type name with its indefinite article, such as "an untyped".
-fn with_article(kind: MetricType) -> String {
-    let name = type_name(kind);
-    if name.starts_with('u') {
-        format!("an {name}")
-    } else {
-        format!("a {name}")
+/// Returns the type as a message phrases it: "untyped" (an adjective), or the type name with
+/// "a", such as "a counter".
+fn type_phrase(kind: MetricType) -> String {
+    match kind {
+        MetricType::UNTYPED => "untyped".to_string(),
+        _ => format!("a {}", type_name(kind)),
     }
 }
 
@@ -698,6 +708,11 @@ fn keys_agree(left: &GroupingKey, right: &GroupingKey) -> bool {
     left.labels()
         .iter()
         .all(|(name, value)| right.get(name).is_none_or(|other| other == value))
+}
+
+/// Returns the host of a group of the job [`AGENT_JOB`], if it has one.
+fn agent_host(key: &GroupingKey) -> Option<&str> {
+    key.host().filter(|_| key.job() == AGENT_JOB)
 }
 
 fn index_key(key: &GroupingKey) -> (String, Option<String>) {
@@ -911,15 +926,21 @@ mod tests {
     #[test]
     fn delete_and_last_push() {
         let store = Store::new(Limits::default());
-        push(&store, "job/j/instance/b1", Method::Put, "a 1\n").unwrap();
-        push(&store, "job/k/instance/b1", Method::Put, "b 1\n").unwrap();
+        let first = "job/koji-agent/instance/b1";
+        let second = "job/koji-agent/instance/b1/part/2";
+        push(&store, first, Method::Put, "a 1\n").unwrap();
+        push(&store, second, Method::Put, "b 1\n").unwrap();
+        push(&store, "job/other/instance/b1", Method::Put, "c 1\n").unwrap();
         assert_eq!(store.snapshot().last_push, vec![(Arc::from("b1"), 100.0)]);
 
-        assert!(store.delete(&key("job/j/instance/b1")));
-        assert!(!store.delete(&key("job/j/instance/b1")));
+        assert!(store.delete(&key(first)));
+        assert!(!store.delete(&key(first)));
         assert_eq!(store.snapshot().last_push.len(), 1);
-        assert!(store.delete(&key("job/k/instance/b1")));
-        assert!(store.snapshot().last_push.is_empty());
+        assert!(store.delete(&key(second)));
+        assert!(
+            store.snapshot().last_push.is_empty(),
+            "a group of another job keeps the host's last push"
+        );
 
         // The type of a deleted family is free again.
         push(
@@ -932,20 +953,92 @@ mod tests {
     }
 
     #[test]
+    fn last_push_only_for_agent_job() {
+        let store = Store::new(Limits::default());
+        push(&store, "job/pcjob/instance/b1", Method::Put, "a 1\n").unwrap();
+        push(
+            &store,
+            "job/koji-agent-test/instance/b2",
+            Method::Put,
+            "b 1\n",
+        )
+        .unwrap();
+        assert!(store.snapshot().last_push.is_empty());
+
+        push(&store, "job/koji-agent/instance/b3", Method::Put, "c 1\n").unwrap();
+        assert_eq!(store.snapshot().last_push, vec![(Arc::from("b3"), 100.0)]);
+    }
+
+    #[test]
+    fn key_host_mismatch_touches_no_group() {
+        let store = Store::new(Limits::default());
+        let path = "job/koji-agent/instance/b1/host/b2";
+
+        let rejection = push(&store, path, Method::Put, "a{host=\"b1\"} 0\n").unwrap_err();
+
+        assert_eq!(rejection.reason, Reason::HostMismatch);
+        assert!(store.is_empty(), "a group named after b2 was created");
+        assert!(store.snapshot().last_push.is_empty());
+        assert_eq!(store.snapshot().pushes.failure, 1);
+        let index = Reason::HostMismatch.index();
+        assert_eq!(store.snapshot().rejections[index], 1);
+    }
+
+    #[test]
+    fn untyped_conflict_reads_naturally() {
+        let store = Store::new(Limits::default());
+        push(&store, "job/j/instance/b1", Method::Put, "x 1\n").unwrap();
+
+        let rejection = push(
+            &store,
+            "job/j/instance/b2",
+            Method::Put,
+            "# TYPE x counter\nx 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            rejection.message.contains(
+                "pushed as a counter but is untyped in another pushed group; one name needs \
+                 one type, so push it as untyped or rename it"
+            ),
+            "{rejection}"
+        );
+
+        let rejection = push(
+            &store,
+            "job/j/instance/b3",
+            Method::Put,
+            "koji_builder_ready 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            rejection
+                .message
+                .contains("pushed as untyped but is a gauge"),
+            "{rejection}"
+        );
+    }
+
+    #[test]
     fn expire_drops_silent_groups() {
         let store = Store::new(Limits::default());
-        push(&store, "job/j/instance/b1", Method::Put, "a 1\n").unwrap();
+        push(&store, "job/koji-agent/instance/b1", Method::Put, "a 1\n").unwrap();
         let families = parse_text(b"a 2\n").unwrap();
         store
-            .push(key("job/j/instance/b2"), Method::Put, families, 150.0)
+            .push(
+                key("job/koji-agent/instance/b2"),
+                Method::Put,
+                families,
+                150.0,
+            )
             .unwrap();
 
         assert!(store.expire(160.0, 60.0).is_empty());
         let expired = store.expire(170.0, 60.0);
         assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].key, key("job/j/instance/b1"));
+        assert_eq!(expired[0].key, key("job/koji-agent/instance/b1"));
         assert_eq!(expired[0].age_secs, 70.0);
-        assert!(store.group(&key("job/j/instance/b1")).is_none());
+        assert!(store.group(&key("job/koji-agent/instance/b1")).is_none());
         assert_eq!(store.snapshot().last_push.len(), 2);
     }
 

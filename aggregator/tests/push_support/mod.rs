@@ -240,3 +240,53 @@ impl AggregatorProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
+
+/// Writes a configuration file `dir/name` that listens on a free port of 127.0.0.1 and
+/// keeps its state in `state`, with the lines `extra` appended.
+pub fn write_config(
+    dir: &std::path::Path,
+    name: &str,
+    state: &std::path::Path,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let port = koji_test_support::free_port();
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nstate_dir = {:?}\n{extra}",
+            state.display().to_string()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Runs the binary with the configuration file `config` and returns its exit status and
+/// standard error. Panics when it still runs after 20 s; the process is killed then.
+pub fn run_to_exit(config: &std::path::Path) -> (std::process::ExitStatus, String) {
+    let stderr = config.with_extension("stderr");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_koji-aggregator"))
+        .arg("--config")
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("start koji-aggregator");
+    let mut guard = koji_test_support::ChildGuard::new("koji-aggregator", child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(status) = guard.child_mut().try_wait().unwrap() {
+            let text = std::fs::read_to_string(&stderr).unwrap_or_default();
+            return (status, text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "koji-aggregator with {} still runs after 20 s; log:\n{}",
+            config.display(),
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
