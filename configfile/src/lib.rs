@@ -23,7 +23,7 @@ pub type KnownKeys = fn(&str) -> Option<&'static [&'static str]>;
 pub struct KeyProblem {
     /// The key with its table path, such as `hub.pol_interval_secs` or `push[0].url`.
     pub key: String,
-    /// What is wrong, with the line and what is allowed.
+    /// Description of the problem, with the line and the allowed values.
     pub message: String,
 }
 
@@ -33,7 +33,7 @@ impl fmt::Display for KeyProblem {
     }
 }
 
-/// Why a configuration file could not be read into its struct.
+/// Failure to read a configuration file into its struct.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadError {
     /// The text is not TOML; the message names the line and column.
@@ -45,9 +45,10 @@ pub enum ReadError {
 
 /// Reads `text` into `T`, whose tables' keys `known_keys` lists.
 ///
-/// Returns the value with the problems of the unknown keys, which were left out so the rest
-/// could be read; the caller reports them together with its own value checks. Fails when the
-/// text is not TOML, or when a value has the wrong type or a required key is missing.
+/// Returns the value with the problems of the unknown keys, which were left out so that the
+/// rest could be read. The caller reports them together with its own value checks. Fails
+/// when the text is not TOML, or when a value has the wrong type or a required key is
+/// missing.
 pub fn read<T: DeserializeOwned>(
     text: &str,
     known_keys: KnownKeys,
