@@ -18,8 +18,14 @@ pub struct Micros(pub i64);
 impl Micros {
     /// Converts epoch seconds, rounding to the nearest microsecond as Python's
     /// `datetime.fromtimestamp` does.
+    ///
+    /// Python splits off the fraction exactly, then scales only the fraction and rounds half to
+    /// even (checked with Python 3.11). Scaling the whole value first loses bits near 1.8e9
+    /// seconds, so `1796374975.3543794` would round to microsecond 380 there, not 379.
     pub fn from_secs_f64(seconds: f64) -> Micros {
-        Micros((seconds * 1e6).round() as i64)
+        let whole = seconds.trunc() as i64;
+        let fraction = (seconds.fract() * 1e6).round_ties_even() as i64;
+        Micros(whole.saturating_mul(1_000_000).saturating_add(fraction))
     }
 
     /// Returns epoch seconds as the hub's `date_part('epoch', ...)` does.
@@ -244,6 +250,22 @@ mod tests {
     fn seconds_round_trip_through_micros() {
         let seconds = 1_796_398_487.357_607;
         assert_eq!(Micros::from_secs_f64(seconds).as_secs_f64(), seconds);
+    }
+
+    #[test]
+    fn seconds_round_like_python() {
+        // Expected values are from Python 3.11's `datetime.fromtimestamp` with TZ=UTC.
+        assert_eq!(
+            Micros::from_secs_f64(1_796_374_975.354_379_4),
+            Micros(1_796_374_975_354_379)
+        );
+        assert_eq!(
+            Micros::from_secs_f64(1_796_374_975.000_000_5),
+            Micros(1_796_374_975_000_000)
+        );
+        assert_eq!(Micros::from_secs_f64(0.000_000_5), Micros(0));
+        assert_eq!(Micros::from_secs_f64(0.000_002_5), Micros(2));
+        assert_eq!(Micros::from_secs_f64(0.000_001_5), Micros(2));
     }
 
     #[test]

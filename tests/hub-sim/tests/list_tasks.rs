@@ -167,6 +167,193 @@ async fn time_windows_take_epoch_or_iso() {
 }
 
 #[tokio::test]
+async fn created_bounds_are_strict() {
+    let sim = start("captured").await;
+
+    // Task 4 was created at 2026-12-04 09:02:55.354380 UTC (epoch 1796374975.35438).
+    let iso = task_ids(
+        &sim,
+        st(&[("createdBefore", s("2026-12-04 09:02:55.354380+00:00"))]),
+    )
+    .await;
+    assert_eq!(iso, vec![1, 2, 3]);
+    let epoch = task_ids(
+        &sim,
+        st(&[("createdBefore", Value::Double(1_796_374_975.354_38))]),
+    )
+    .await;
+    assert_eq!(epoch, vec![1, 2, 3]);
+
+    // Task 45 was created at 15:36:53.357795.
+    let after = task_ids(
+        &sim,
+        st(&[("createdAfter", s("2026-12-04 15:36:53.357795+00:00"))]),
+    )
+    .await;
+    assert_eq!(after, vec![46, 47, 48]);
+
+    // The hub skips a time bound whose value is nil.
+    let nil_bound = task_ids(&sim, st(&[("createdBefore", Value::Nil)])).await;
+    assert_eq!(nil_bound, (1..=48).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
+async fn started_bounds_skip_null_start() {
+    let sim = start("captured").await;
+
+    // Task 5 started at 2026-12-04 09:22:49.354569 UTC.
+    let before = task_ids(
+        &sim,
+        st(&[("startedBefore", s("2026-12-04 09:22:49.354569+00:00"))]),
+    )
+    .await;
+    assert_eq!(before, vec![1, 2, 3, 4]);
+
+    // A NULL start_time compares as neither before nor after any time.
+    let all_started = task_ids(&sim, st(&[("startedBefore", int(1_900_000_000))])).await;
+    let never_started = [27, 31, 36, 37, 40, 41, 42, 45, 46, 47, 48];
+    let expected: Vec<i64> = (1..=48).filter(|id| !never_started.contains(id)).collect();
+    assert_eq!(all_started, expected);
+
+    // Task 43 started at 15:36:49.357666, and only task 44 started later.
+    let after = task_ids(
+        &sim,
+        st(&[("startedAfter", Value::Double(1_796_398_609.357_666))]),
+    )
+    .await;
+    assert_eq!(after, vec![44]);
+}
+
+#[tokio::test]
+async fn completion_bounds_are_strict() {
+    let sim = start("captured").await;
+
+    // Task 4 completed at 2026-12-04 09:12:47.354380 UTC, before task 1 but after 2 and 3.
+    let task_4_done = Value::Double(1_796_375_567.354_38);
+    let before = task_ids(&sim, st(&[("completeBefore", task_4_done.clone())])).await;
+    assert_eq!(before, vec![2, 3]);
+    let before_alias = task_ids(&sim, st(&[("completedBefore", task_4_done)])).await;
+    assert_eq!(before_alias, vec![2, 3]);
+
+    // Task 22 completed at 13:13:40.356207. Unfinished tasks have a NULL completion_time.
+    let task_22_done = s("2026-12-04 13:13:40.356207+00:00");
+    let completed_later = vec![20, 23, 24, 25, 26, 27, 29, 32, 34];
+    let after = task_ids(&sim, st(&[("completeAfter", task_22_done.clone())])).await;
+    assert_eq!(after, completed_later);
+    let after_alias = task_ids(&sim, st(&[("completedAfter", task_22_done)])).await;
+    assert_eq!(after_alias, completed_later);
+
+    // Between task 13 (12:12:07.355412) and task 10 (12:24:47.355194), both excluded.
+    let window = task_ids(
+        &sim,
+        st(&[
+            ("completeAfter", s("2026-12-04 12:12:07.355412+00:00")),
+            ("completeBefore", s("2026-12-04 12:24:47.355194+00:00")),
+        ]),
+    )
+    .await;
+    assert_eq!(window, vec![12, 14, 15]);
+}
+
+#[tokio::test]
+async fn epoch_bound_rounds_like_python() {
+    let sim = start("captured").await;
+
+    // The hub converts a float bound with datetime.fromtimestamp, which rounds
+    // 1796374975.3543794 to microsecond .354379, just before task 4's creation at .354380.
+    let below = Value::Double(1_796_374_975.354_379_4);
+    let after_below = task_ids(&sim, st(&[("createdAfter", below.clone())])).await;
+    assert_eq!(after_below, (4..=48).collect::<Vec<i64>>());
+    let before_below = task_ids(&sim, st(&[("createdBefore", below)])).await;
+    assert_eq!(before_below, vec![1, 2, 3]);
+
+    // 1796374975.3543806 rounds to .354381, just after task 4's creation.
+    let above = Value::Double(1_796_374_975.354_380_6);
+    let after_above = task_ids(&sim, st(&[("createdAfter", above.clone())])).await;
+    assert_eq!(after_above, (5..=48).collect::<Vec<i64>>());
+    let before_above = task_ids(&sim, st(&[("createdBefore", above)])).await;
+    assert_eq!(before_above, vec![1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn negated_id_filters() {
+    let sim = start("captured").await;
+
+    assert_eq!(
+        task_ids(&sim, st(&[("not_owner", int(2))])).await,
+        vec![
+            1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 27, 32, 40, 41, 42, 43, 44, 45,
+            46, 48
+        ]
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("not_owner", list(&[2, 4]))])).await,
+        vec![16, 17, 18, 19, 23, 32, 40, 41, 48]
+    );
+    // owner is NOT NULL, so `owner IS NOT NULL` keeps every task.
+    assert_eq!(
+        task_ids(&sim, st(&[("not_owner", Value::Nil)])).await,
+        (1..=48).collect::<Vec<i64>>()
+    );
+
+    assert_eq!(
+        task_ids(&sim, st(&[("not_channel_id", int(1))])).await,
+        vec![
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 27, 28, 29, 30, 31, 38, 39, 42, 43, 44, 45, 46
+        ]
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("not_channel_id", list(&[1, 2]))])).await,
+        vec![8, 9, 28, 29, 30, 31, 38, 39]
+    );
+
+    // NOT IN and != leave out rows whose column is NULL, such as top-level or hostless tasks.
+    assert_eq!(
+        task_ids(&sim, st(&[("not_parent", int(10))])).await,
+        vec![
+            2, 3, 4, 6, 7, 9, 17, 18, 19, 21, 22, 25, 26, 29, 30, 31, 34, 35, 36, 37, 39, 44, 45,
+            46
+        ]
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("not_parent", list(&[10, 33]))])).await,
+        vec![
+            2, 3, 4, 6, 7, 9, 17, 18, 19, 21, 22, 25, 26, 29, 30, 31, 39, 44, 45, 46
+        ]
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("not_host_id", list(&[1, 2]))])).await,
+        vec![2, 4, 5, 7, 8, 9, 13, 14, 19, 20, 22, 23, 36, 38, 39, 45]
+    );
+}
+
+#[tokio::test]
+async fn id_lists_and_nil_values() {
+    let sim = start("captured").await;
+
+    assert_eq!(
+        task_ids(&sim, st(&[("owner", list(&[3, 4]))])).await,
+        vec![
+            1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 27, 32, 40, 41, 42, 43, 44, 45,
+            46, 48
+        ]
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("channel_id", list(&[7, 9]))])).await,
+        vec![8, 9, 28, 29, 30, 31, 38, 39]
+    );
+    // `owner IS NULL` and `method = NULL` match no row.
+    assert_eq!(
+        task_ids(&sim, st(&[("owner", Value::Nil)])).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        task_ids(&sim, st(&[("method", Value::Nil)])).await,
+        Vec::<i64>::new()
+    );
+}
+
+#[tokio::test]
 async fn order_offset_and_limit() {
     let sim = start("captured").await;
     let page = |order: &str, offset: i64, limit: i64| {
