@@ -83,7 +83,7 @@ async fn terminate(child: &mut Child) -> (std::process::ExitStatus, Duration) {
 
 #[tokio::test]
 async fn example_config_passes_check() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("agent.toml.example");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config/agent.toml");
     let output = run(vec![
         "--config".to_string(),
         example.display().to_string(),
@@ -97,7 +97,7 @@ async fn example_config_passes_check() {
         text(&output.stderr)
     );
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("agent.toml.example: valid"), "{stdout}");
+    assert!(stdout.contains("agent.toml: valid"), "{stdout}");
     assert!(
         stdout.contains("push: https://monitor.example.org:9820"),
         "{stdout}"

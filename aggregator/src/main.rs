@@ -156,12 +156,12 @@ fn print_token(config_path: &Path, host: &str) -> ExitCode {
     let config = match Config::load(config_path) {
         Ok(config) => config,
         Err(error) => {
-            println!("{error}");
+            eprintln!("{error}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     let Some(secret_file) = config.push.token_secret_files.first() else {
-        println!(
+        eprintln!(
             "{} has no push.token_secret_files; add a file with a random secret to the [push] \
              table first",
             config_path.display()
@@ -174,7 +174,7 @@ fn print_token(config_path: &Path, host: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            println!("{error}");
+            eprintln!("{error}");
             ExitCode::from(EXIT_CONFIG)
         }
     }

@@ -29,6 +29,19 @@ fn check_config_accepts_good_file() {
 }
 
 #[test]
+fn example_config_passes_check() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/config/aggregator.toml"
+    );
+
+    let (status, stdout, stderr) = run_to_end(&["--config", example, "--check-config"]);
+
+    assert_eq!(status.code(), Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+}
+
+#[test]
 fn check_config_reports_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(
@@ -279,6 +292,65 @@ async fn start_warns_about_config_and_tag_cap() {
         .unwrap_or_else(|| panic!("no tag cap warning in\n{log}"));
     assert!(cap_warning.contains("admitted=3"), "{cap_warning}");
     assert!(cap_warning.contains("max_values=2"), "{cap_warning}");
+}
+
+/// Writes a configuration whose `[push]` table has `secret_lines`, and returns its path.
+fn token_config(dir: &std::path::Path, secret_lines: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "listen = \"127.0.0.1:9820\"\nstate_dir = {:?}\n[push]\n{secret_lines}\n",
+            dir.join("state").display().to_string()
+        ),
+    )
+}
+
+#[test]
+fn token_prints_hmac_of_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "0123456789abcdef-site-secret\n").unwrap();
+    let path = token_config(
+        dir.path(),
+        &format!("token_secret_files = [{:?}]", secret.display().to_string()),
+    );
+
+    let (status, stdout, stderr) = run_to_end(&[
+        "--config",
+        path.to_str().unwrap(),
+        "token",
+        "b1.example.org",
+    ]);
+
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    // HMAC-SHA256 keyed with the secret (without its line feed), computed with Python's hmac.
+    assert_eq!(
+        stdout,
+        "47dac3a19772f14cf7d2a058b439d8f0053ef9b0fc70241fcced3ceb40ac83d6\n"
+    );
+}
+
+#[test]
+fn token_without_secret_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = token_config(dir.path(), "");
+
+    let (status, stdout, stderr) = run_to_end(&[
+        "--config",
+        path.to_str().unwrap(),
+        "token",
+        "b1.example.org",
+    ]);
+
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        stdout, "",
+        "nothing that could be mistaken for a token on stdout"
+    );
+    assert!(
+        stderr.contains("has no push.token_secret_files"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -515,6 +515,20 @@ impl RawConfig {
             .as_ref()
             .and_then(|tls| tls.validate(&mut problems));
 
+        let credentials = !self.push.token_secret_files.is_empty()
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.client_ca_file.is_some());
+        let exposed = listen.filter(|address| !address.ip().is_loopback());
+        if let Some(address) = exposed.filter(|_| !credentials) {
+            warnings.push(format!(
+                "listen = \"{address}\": no push credential is configured, so only peers on \
+                 the loopback interface may push and agents on other hosts get 403; set \
+                 push.token_secret_files or tls.client_ca_file"
+            ));
+        }
+
         match (listen, problems.is_empty()) {
             (Some(listen), true) => Ok(Config {
                 listen,
@@ -1040,6 +1054,33 @@ client_ca_file = ""
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn open_listen_without_credentials_warns() {
+        let config = parse("listen = \"0.0.0.0:9820\"\n").unwrap();
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(
+            config.warnings[0].contains("listen = \"0.0.0.0:9820\""),
+            "{:?}",
+            config.warnings
+        );
+        assert!(
+            config.warnings[0].contains("push.token_secret_files"),
+            "{:?}",
+            config.warnings
+        );
+
+        let loopback = parse("listen = \"127.0.0.1:9820\"\n").unwrap();
+        assert!(loopback.warnings.is_empty(), "{:?}", loopback.warnings);
+        let with_secret =
+            parse("listen = \"[::]:9820\"\n[push]\ntoken_secret_files = [\"/etc/secret\"]\n")
+                .unwrap();
+        assert!(
+            with_secret.warnings.is_empty(),
+            "{:?}",
+            with_secret.warnings
+        );
     }
 
     #[test]
