@@ -204,4 +204,52 @@ mod tests {
         assert!(!accepts_gzip(&headers("identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
     }
+
+    struct Fixed(Vec<MetricFamily>);
+
+    impl MetricsSource for Fixed {
+        fn families(&self) -> Vec<MetricFamily> {
+            self.0.clone()
+        }
+    }
+
+    fn ready_family(rows: &[(&str, f64)]) -> MetricFamily {
+        let mut builder = koji_metrics::FamilyBuilder::new(&koji_metrics::contract::BUILDER_READY);
+        for (host, value) in rows {
+            builder.sample(&[host], *value).unwrap();
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn duplicate_series_first_source_wins() {
+        let state = AppState::new(vec![
+            Arc::new(Fixed(vec![ready_family(&[("a.example.org", 1.0)])])),
+            Arc::new(Fixed(vec![ready_family(&[
+                ("a.example.org", 0.0),
+                ("b.example.org", 0.0),
+            ])])),
+        ]);
+
+        let text = state.render();
+
+        let ready: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("koji_builder_ready{"))
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                "koji_builder_ready{host=\"a.example.org\"} 1",
+                "koji_builder_ready{host=\"b.example.org\"} 0",
+            ]
+        );
+
+        // A scrape shows the series dropped by the scrapes before it.
+        let again = state.render();
+        assert!(
+            again.contains("\nkoji_aggregator_duplicate_series_dropped_total 1\n"),
+            "{again}"
+        );
+    }
 }

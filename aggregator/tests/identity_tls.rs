@@ -302,6 +302,15 @@ async fn tokens_bind_to_hosts() {
         "{exposition}"
     );
 
+    // Without an instance label a group names no host, so no credential can match it.
+    let url = format!("{}/metrics/job/koji-agent", setup.server.url);
+    let (status, message) = send(&client, Method::PUT, &url, &headers, body(HOST_A, 4)).await;
+    assert_eq!(status, 403, "a push without instance: {message}");
+    assert!(message.contains("no instance label"), "{message}");
+    let exposition = setup.server.metrics(&client).await;
+    let pushed = format!("agent_value{{host=\"{HOST_A}\"}} 4");
+    assert!(!exposition.contains(&pushed), "{exposition}");
+
     let response = client
         .put(format!("{}{}", setup.server.url, group_path(HOST_A)))
         .body(body(HOST_A, 2))
@@ -585,4 +594,101 @@ async fn failed_handshakes_logged_once_per_address() {
             second[0]
         );
     }
+}
+
+/// Runs `koji-agent --once` as `host` on the fixture tree `busy`, with the hub off, pushing
+/// to `url` with the client certificate `identity` and, when given, the CA file `ca_file`.
+/// Returns whether it succeeded and its stderr.
+async fn agent_once(
+    dir: &Path,
+    host: &str,
+    url: &str,
+    identity: &Pem,
+    ca_file: Option<&Path>,
+) -> (bool, String) {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let cert_file = write("agent.crt", &identity.cert);
+    let key_file = write("agent.key", &identity.key);
+    let root = koji_test_support::workspace_root().join("agent/tests/fixtures/roots/busy");
+    let mut text = format!(
+        "host = {host:?}\nroot = {:?}\n[hub]\nenabled = false\n[[push]]\nurl = {url:?}\n\
+         cert_file = {cert_file:?}\nkey_file = {key_file:?}\ntimeout_secs = 5\n",
+        root.display().to_string()
+    );
+    if let Some(ca_file) = ca_file {
+        text.push_str(&format!("ca_file = {:?}\n", ca_file.display().to_string()));
+    }
+    let config = write("agent.toml", &text);
+
+    // The receiver runs on this test's runtime, so the agent runs off it.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(koji_test_support::workspace_bin("koji-agent"))
+            .args(["--config", &config, "--once"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run koji-agent")
+    })
+    .await
+    .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn agent_pushes_with_its_certificate() {
+    let setup = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, &setup.ca.cert_pem).unwrap();
+    let identity_a = leaf(&setup.ca, &[HOST_A], "builder a");
+    let client = https_client(&setup.ca, None);
+    let kojid_up = |host: &str| {
+        format!("koji_builder_kojid_up{{host=\"{host}\",instance=\"{host}\",job=\"koji-agent\"}} 1")
+    };
+
+    let (pushed, stderr) = agent_once(
+        dir.path(),
+        HOST_A,
+        &setup.server.url,
+        &identity_a,
+        Some(&ca_file),
+    )
+    .await;
+    assert!(
+        pushed,
+        "the agent of A pushes with A's certificate: {stderr}"
+    );
+    let exposition = setup.server.metrics(&client).await;
+    assert!(exposition.contains(&kojid_up(HOST_A)), "{exposition}");
+
+    let (pushed, stderr) = agent_once(
+        dir.path(),
+        HOST_B,
+        &setup.server.url,
+        &identity_a,
+        Some(&ca_file),
+    )
+    .await;
+    assert!(
+        !pushed,
+        "an agent configured as B with A's certificate pushed"
+    );
+    assert!(stderr.contains("403"), "{stderr}");
+    let exposition = setup.server.metrics(&client).await;
+    assert!(!exposition.contains(&kojid_up(HOST_B)), "{exposition}");
+
+    // Without ca_file the agent trusts only the system's roots, which lack the test CA.
+    let (pushed, stderr) =
+        agent_once(dir.path(), HOST_A, &setup.server.url, &identity_a, None).await;
+    assert!(
+        !pushed,
+        "the agent trusted a server certificate of an unknown CA"
+    );
+    assert!(stderr.contains(&setup.server.url), "{stderr}");
 }

@@ -366,3 +366,38 @@ async fn escaped_label_value_round_trips() {
         .map(|pair| pair.value().to_string());
     assert_eq!(value.as_deref(), Some("a\"b\\c\nd"));
 }
+
+#[tokio::test]
+async fn group_limit_gets_413() {
+    let limits = Limits {
+        max_groups: 2,
+        ..Limits::default()
+    };
+    let server = TestServer::start(limits).await;
+    let client = push_support::client();
+    let put = async |host: &str, value: u32| {
+        let url = format!("{}/metrics/job/agent/instance/{host}", server.url);
+        let body = format!("# TYPE agent_value gauge\nagent_value {value}\n");
+        send(&client, Method::PUT, &url, &[], body.into_bytes()).await
+    };
+    for host in ["b1", "b2"] {
+        let (status, message) = put(host, 1).await;
+        assert_eq!(status, 200, "push for {host}: {message}");
+    }
+    let before = server.metrics(&client).await;
+
+    let (status, message) = put("b3", 1).await;
+    assert_eq!(status, 413, "{message}");
+    assert!(message.contains("push.max_groups"), "{message}");
+    let after = server.metrics(&client).await;
+    assert_eq!(unchanged_part(&after), unchanged_part(&before));
+    assert_eq!(rejections(&after, "too_many_groups"), 1.0);
+
+    let (status, message) = put("b2", 2).await;
+    assert_eq!(status, 200, "a stored group is still replaced: {message}");
+    let metrics = server.metrics(&client).await;
+    assert!(
+        metrics.contains("agent_value{instance=\"b2\",job=\"agent\"} 2"),
+        "{metrics}"
+    );
+}

@@ -84,8 +84,9 @@ impl Reason {
         match self {
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reason::Forbidden => StatusCode::FORBIDDEN,
-            Reason::BodyTooLarge | Reason::TooManySeries => StatusCode::PAYLOAD_TOO_LARGE,
-            Reason::TooManyGroups => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::BodyTooLarge | Reason::TooManySeries | Reason::TooManyGroups => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Reason::InvalidGroupingKey
             | Reason::InvalidBody
             | Reason::Timestamp
