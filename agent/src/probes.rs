@@ -32,13 +32,17 @@ impl Default for Probes {
     }
 }
 
-/// Returns `f_bavail * f_frsize` of the file system that contains `path`, by `statvfs`.
+/// Returns `f_bavail * f_bsize` of the file system that contains `path`, by `statvfs`.
 pub fn statvfs_free_bytes(path: &Path) -> std::io::Result<u64> {
     let stat = nix::sys::statvfs::statvfs(path).map_err(std::io::Error::from)?;
     // Both fields are unsigned and at most 64 bits wide on every Linux target.
     let available = stat.blocks_available() as u64;
-    let fragment = stat.fragment_size() as u64;
-    Ok(available.saturating_mul(fragment))
+    // NOTE: POSIX counts f_bavail in f_frsize units, and df multiplies by f_frsize. kojid's
+    // checkSpace (koji/daemon.py) multiplies by f_bsize, so this does too and the disk
+    // readiness rule matches kojid. Linux reports both as equal on most file systems. Where
+    // they differ (FUSE passes both through from its daemon), this is not the true free space.
+    let block_size = stat.block_size() as u64;
+    Ok(available.saturating_mul(block_size))
 }
 
 /// Reads the load average and the online CPUs.

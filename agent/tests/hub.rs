@@ -2,7 +2,10 @@
 
 mod common;
 
-use std::path::Path;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{fixture, sample};
@@ -16,6 +19,9 @@ use koji_hub_sim::{
     CheckIn, FaultAction, FaultRule, HubSim, NewTask, Scenario, SimHandle, SimOptions, StateChange,
     TaskState, VersionMode,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// The builder of the `small` scenario that has OPEN tasks.
 const B1: &str = "b1.lab.example.org";
@@ -278,6 +284,145 @@ async fn hub_url_from_kojid_conf() {
     let (text, result) = hub_cycle(&mut hub, B1, root.path()).await;
     assert_eq!(result, Ok(()));
     assert_eq!(sample(&text, &series("koji_agent_hub_up", B1)), Some(1.0));
+}
+
+/// Returns the path of a file from the koji crate's TLS tests. There `ca.crt` signed
+/// `hub.crt`, which is valid for 127.0.0.1, and `hub.key` is its private key.
+fn koji_tls_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../koji/tests/tls")
+        .join(name)
+}
+
+fn hub_tls_config() -> Arc<ServerConfig> {
+    let certs = CertificateDer::pem_file_iter(koji_tls_file("hub.crt"))
+        .expect("read hub.crt")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("parse hub.crt");
+    let key = PrivateKeyDer::from_pem_file(koji_tls_file("hub.key")).expect("read hub.key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("hub certificate and key");
+    Arc::new(config)
+}
+
+/// Starts an HTTPS front for the hub simulator at `backend` and returns its hub URL. Each
+/// connection runs on its own thread, which decrypts what the client sends, relays it to the
+/// simulator and encrypts the replies, until either side closes.
+fn start_tls_front(backend: SocketAddr) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let url = format!(
+        "https://{}/kojihub",
+        listener.local_addr().expect("local address")
+    );
+    let config = hub_tls_config();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else {
+                return;
+            };
+            let config = Arc::clone(&config);
+            // A failed handshake ends the relay; the client reports it.
+            std::thread::spawn(move || relay_tls(client, backend, config));
+        }
+    });
+    url
+}
+
+fn relay_tls(
+    client: TcpStream,
+    backend: SocketAddr,
+    config: Arc<ServerConfig>,
+) -> std::io::Result<()> {
+    // Short read timeouts let one thread poll both directions.
+    let poll = Some(Duration::from_millis(5));
+    client.set_read_timeout(poll)?;
+    let mut hub = TcpStream::connect(backend)?;
+    hub.set_read_timeout(poll)?;
+    let connection = ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(connection, client);
+    let is_timeout = |error: &std::io::Error| {
+        matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    };
+
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        match tls.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(count) => hub.write_all(&buffer[..count])?,
+            Err(error) if is_timeout(&error) => {}
+            Err(error) => return Err(error),
+        }
+        match hub.read(&mut buffer) {
+            Ok(0) => {
+                tls.conn.send_close_notify();
+                return tls.flush();
+            }
+            Ok(count) => {
+                tls.write_all(&buffer[..count])?;
+                tls.flush()?;
+            }
+            Err(error) if is_timeout(&error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Creates a root with `/etc/kojid/kojid.conf` set to `kojid_conf`.
+fn kojid_root(kojid_conf: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc/kojid");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("kojid.conf"), kojid_conf).unwrap();
+    root
+}
+
+#[tokio::test]
+async fn hub_ca_from_kojid_serverca() {
+    let sim = start_sim(VersionMode::Current).await;
+    let url = start_tls_front(sim.addr());
+    // serverca is not kojid's default path, so only the key can lead the agent to the CA.
+    let root = kojid_root(&format!(
+        "[kojid]\nserver = {url}\nserverca = /etc/pki/koji/hub-ca.crt\n"
+    ));
+    let ca_dir = root.path().join("etc/pki/koji");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::copy(koji_tls_file("ca.crt"), ca_dir.join("hub-ca.crt")).unwrap();
+
+    let mut hub = HubCollector::new(hub_settings(None));
+    let (text, result) = hub_cycle(&mut hub, B1, root.path()).await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(sample(&text, &series("koji_agent_hub_up", B1)), Some(1.0));
+    assert_eq!(
+        sample(&text, &series("koji_builder_enabled", B1)),
+        Some(1.0)
+    );
+    assert_eq!(sim.stats().method("multiCall").calls, 1);
+}
+
+#[tokio::test]
+async fn https_hub_without_serverca_untrusted() {
+    let sim = start_sim(VersionMode::Current).await;
+    let url = start_tls_front(sim.addr());
+    // No serverca and no file at kojid's default path: the client trusts the system roots,
+    // which do not contain the test CA.
+    let root = kojid_root(&format!("[kojid]\nserver = {url}\n"));
+
+    let mut hub = HubCollector::new(hub_settings(None));
+    let (text, result) = hub_cycle(&mut hub, B1, root.path()).await;
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains(&url), "{error}");
+    assert!(error.contains("certificate"), "{error}");
+    assert_eq!(sample(&text, &series("koji_agent_hub_up", B1)), Some(0.0));
+    assert!(!text.contains("koji_builder_enabled"), "{text}");
+    assert_eq!(sim.stats().total.calls, 0, "no call reached the hub");
 }
 
 #[tokio::test]
