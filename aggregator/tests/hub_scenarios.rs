@@ -586,3 +586,36 @@ async fn pre_125_hub_parses_date_strings() {
     assert_eq!(stats.method("getLastHostUpdate").calls, 6 * 3);
     assert_eq!(stats.method("getLastHostUpdate").faults, 6);
 }
+
+#[tokio::test]
+async fn channel_cache_expires() {
+    let options = SimOptions::default();
+    let mut harness = Harness::start(
+        scenario("captured"),
+        options,
+        "channel_cache_secs = 300",
+        "",
+    )
+    .await;
+    harness.poll().await;
+
+    harness.sim.reset_stats();
+    harness.sim.advance(299.0).unwrap();
+    harness.poll().await;
+    let cached = harness.sim.stats();
+    assert_eq!(cached.method("listChannels").calls, 0);
+    assert_eq!(cached.method("multiCall").calls, 0);
+    assert_eq!(cached.method("listHosts").calls, 1);
+
+    harness.sim.reset_stats();
+    harness.sim.advance(2.0).unwrap();
+    harness.poll().await;
+    let refreshed = harness.sim.stats();
+    assert_eq!(refreshed.method("listChannels").calls, 1);
+    assert_eq!(refreshed.method("multiCall").calls, 1);
+    assert_eq!(
+        refreshed.method("listHosts").calls,
+        1 + 9,
+        "one plus one per channel"
+    );
+}

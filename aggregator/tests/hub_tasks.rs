@@ -596,3 +596,44 @@ async fn start_on(address: std::net::SocketAddr, scenario: koji_hub_sim::Scenari
     }
     panic!("cannot start the simulator again on {address}");
 }
+
+#[tokio::test]
+async fn task_info_in_batches() {
+    let options = SimOptions::default();
+    let mut harness =
+        Harness::start(scenario("captured"), options, "task_info_batch = 2", "").await;
+    harness.poll().await;
+    let sim = harness.sim.clone();
+
+    // Five tagBuild tasks (tag 6 is f41-candidate) created and finished between two polls, so
+    // none is in the active listing and each must be fetched.
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let id = sim
+            .create_task(new_task("tagBuild", "default", json!([6, 5, false, null])))
+            .unwrap();
+        ids.push(id);
+    }
+    for id in &ids {
+        move_task(&sim, *id, TaskState::Closed, None);
+    }
+    sim.reset_stats();
+    harness.poll().await;
+    let metrics = harness.metrics();
+
+    let stats = sim.stats();
+    assert_eq!(
+        stats.method("getTaskInfo").calls,
+        3,
+        "5 ids in batches of 2"
+    );
+    assert_eq!(stats.method("getTaskInfo").rows, 5);
+    assert_eq!(
+        created(&metrics, "default", "tagBuild", "f41-candidate"),
+        Some(5.0)
+    );
+    assert_eq!(
+        completed(&metrics, "closed", "default", "tagBuild", "f41-candidate"),
+        Some(5.0)
+    );
+}
