@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::binary::{Aggregator, poll_config, write_config};
 use common::{Exposition, counter_tables, scenario, truth_tables};
-use koji_hub_sim::{ClockStart, FaultAction, FaultRule, HubSim, LoadConfig, Micros, SimOptions};
+use koji_hub_sim::{
+    ClockStart, FaultAction, FaultRule, HubSim, LoadConfig, Micros, SimHandle, SimOptions,
+};
 use rand::RngExt;
 
 const ROUNDS: usize = 20;
@@ -47,6 +49,39 @@ impl CounterLog {
             }
         }
     }
+}
+
+/// Completed tasks that had started, by channel and method: the count that each of the
+/// wait and run histograms must have, because both observe a task when it completes and only
+/// when it started.
+fn started_completions(sim: &SimHandle) -> BTreeMap<String, f64> {
+    let mut counts = BTreeMap::new();
+    for event in sim.events_since(0).iter().filter(|event| event.completed) {
+        let task = sim
+            .task_truth(event.task_id)
+            .expect("the load deletes no task");
+        if task.start_ts.is_some() {
+            *counts
+                .entry(format!("{}/{}", event.channel, event.method))
+                .or_insert(0.0) += 1.0;
+        }
+    }
+    counts
+}
+
+/// The `_count` series of the histogram `name`, by channel and method.
+fn histogram_counts(metrics: &Exposition, name: &str) -> BTreeMap<String, f64> {
+    metrics
+        .series(&format!("{name}_count"))
+        .iter()
+        .map(|sample| {
+            let label = |name: &str| sample.labels.get(name).cloned().unwrap_or_default();
+            (
+                format!("{}/{}", label("channel"), label("method")),
+                sample.value,
+            )
+        })
+        .collect()
 }
 
 fn load_scenario() -> koji_hub_sim::Scenario {
@@ -178,6 +213,11 @@ async fn sigkill_rounds_lose_and_repeat_nothing() {
     assert!(created > 500, "the load created only {created} tasks");
     assert!(completed > 500, "the load finished only {completed} tasks");
     assert_eq!(counter_tables(&last), truth_tables(&truth));
+    assert_eq!(truth.events_dropped, 0, "the event log kept every change");
+    let started = started_completions(&sim);
+    assert!(started.values().sum::<f64>() > 500.0, "{started:?}");
+    assert_eq!(histogram_counts(&last, "koji_task_wait_seconds"), started);
+    assert_eq!(histogram_counts(&last, "koji_task_run_seconds"), started);
     assert_eq!(
         last.value("koji_aggregator_task_ids_skipped_total", &[]),
         0.0
