@@ -57,6 +57,13 @@ async fn content_type_and_gzip() {
     assert!(plain.headers().get("content-encoding").is_none());
     let plain_text = plain.text().await.unwrap();
     assert!(plain_text.contains("\nkoji_hub_up 1\n"), "{plain_text}");
+    let duration: f64 = plain_text
+        .lines()
+        .find_map(|line| line.strip_prefix("koji_hub_poll_duration_seconds "))
+        .expect("a poll duration")
+        .parse()
+        .unwrap();
+    assert!(duration > 0.0 && duration < 30.0, "poll took {duration} s");
 
     let zipped = client
         .get(&url)

@@ -1,4 +1,5 @@
-//! Groups of silent agents expire on the timer, without any scrape in between.
+//! Groups of silent agents expire on the timer, without any scrape in between, in the store
+//! and in the binary configured with `push.expiry_secs`.
 
 mod push_support;
 
@@ -6,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use koji_aggregator::push::expiry::expire_periodically;
 use koji_aggregator::push::{GroupingKey, Limits};
-use push_support::{TestServer, send};
+use push_support::{AggregatorProcess, TestServer, send};
 use reqwest::Method;
 
 #[tokio::test]
@@ -56,4 +57,34 @@ async fn silent_group_expires_without_scrapes() {
     );
     stop.send(()).unwrap();
     expiry.await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_expires_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let aggregator = AggregatorProcess::start(dir.path(), "[push]\nexpiry_secs = 2\n").await;
+    let client = push_support::client();
+    let url = format!("{}/metrics/job/koji-agent/instance/silent", aggregator.url);
+    let body = b"agent_up{host=\"silent\"} 1\n".to_vec();
+    let (status, message) = send(&client, Method::PUT, &url, &[], body).await;
+    assert_eq!(status, 200, "{message}");
+
+    // No scrape in between: only the timer can drop the group.
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+
+    let exposition = aggregator.metrics(&client).await;
+    assert!(!exposition.contains("agent_up"), "{exposition}");
+    assert!(
+        exposition.contains("koji_agent_last_push_timestamp_seconds{host=\"silent\"}"),
+        "{exposition}"
+    );
+    let log = aggregator.log_text();
+    assert!(
+        log.contains("Dropped a pushed group whose agent stopped pushing."),
+        "{log}"
+    );
+    assert!(
+        log.contains("host=\"silent\"") || log.contains("host=silent"),
+        "{log}"
+    );
 }
