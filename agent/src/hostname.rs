@@ -31,4 +31,29 @@ mod tests {
         assert!(!name.is_empty());
         assert!(!name.contains(char::is_whitespace), "{name:?}");
     }
+
+    /// Python's resolver, asked the same way, is an independent source for the name.
+    #[test]
+    fn fqdn_matches_python_resolver() {
+        let Some(python) = koji_test_support::require_tool("python3") else {
+            return;
+        };
+        let script = "import socket\n\
+            host = socket.gethostname()\n\
+            try:\n    \
+                answers = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM, 0, \
+                socket.AI_CANONNAME)\n\
+            except socket.gaierror:\n    \
+                answers = []\n\
+            names = [answer[3] for answer in answers if answer[3]]\n\
+            print(names[0] if names else host)\n";
+        let output = std::process::Command::new(python)
+            .args(["-c", script])
+            .output()
+            .expect("run python3");
+        assert!(output.status.success(), "{output:?}");
+        let expected = String::from_utf8(output.stdout).unwrap();
+
+        assert_eq!(super::fqdn().unwrap(), expected.trim_end());
+    }
 }
