@@ -84,12 +84,66 @@ pub enum TlsError {
 /// 1.3, and ALPN `http/1.1`.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let certificates = read_certificates("TLS certificate file", &files.cert_file)?;
-    let key = PrivateKeyDer::from_pem_file(&files.key_file).map_err(|error| TlsError::File {
-        what: "TLS key file",
-        path: files.key_file.clone(),
-        detail: format!("{error}; it must hold a PEM private key (PKCS #8, PKCS #1 or SEC1)"),
-    })?;
+    let key = read_key(&files.key_file)?;
+    let client_roots = files
+        .client_ca_file
+        .as_deref()
+        .map(read_client_roots)
+        .transpose()?;
+    build(files, certificates, key, client_roots)
+}
 
+/// Checks every file of `files` and returns one error per file that cannot be loaded, or,
+/// when all load, the error of building the configuration from them.
+pub fn check_files(files: &TlsFiles) -> Vec<TlsError> {
+    let certificates = read_certificates("TLS certificate file", &files.cert_file);
+    let key = read_key(&files.key_file);
+    let client_roots = files
+        .client_ca_file
+        .as_deref()
+        .map(read_client_roots)
+        .transpose();
+
+    match (certificates, key, client_roots) {
+        (Ok(certificates), Ok(key), Ok(client_roots)) => {
+            build(files, certificates, key, client_roots)
+                .err()
+                .into_iter()
+                .collect()
+        }
+        (certificates, key, client_roots) => [certificates.err(), key.err(), client_roots.err()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    }
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::File {
+        what: "TLS key file",
+        path: path.to_path_buf(),
+        detail: format!("{error}; it must hold a PEM private key (PKCS #8, PKCS #1 or SEC1)"),
+    })
+}
+
+fn read_client_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for certificate in read_certificates("client CA file", path)? {
+        roots.add(certificate).map_err(|error| TlsError::File {
+            what: "client CA file",
+            path: path.to_path_buf(),
+            detail: format!("invalid CA certificate: {error}"),
+        })?;
+    }
+    Ok(roots)
+}
+
+fn build(
+    files: &TlsFiles,
+    certificates: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_roots: Option<RootCertStore>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config_error = |detail: String| TlsError::Config {
         cert_file: files.cert_file.clone(),
@@ -100,17 +154,8 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
         .with_safe_default_protocol_versions()
         .map_err(|error| config_error(error.to_string()))?;
 
-    let builder = match &files.client_ca_file {
-        None => builder.with_no_client_auth(),
-        Some(path) => {
-            let mut roots = RootCertStore::empty();
-            for certificate in read_certificates("client CA file", path)? {
-                roots.add(certificate).map_err(|error| TlsError::File {
-                    what: "client CA file",
-                    path: path.clone(),
-                    detail: format!("invalid CA certificate: {error}"),
-                })?;
-            }
+    let builder = match (client_roots, &files.client_ca_file) {
+        (Some(roots), Some(path)) => {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .allow_unauthenticated()
                 .build()
@@ -121,6 +166,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
                 })?;
             builder.with_client_cert_verifier(verifier)
         }
+        _ => builder.with_no_client_auth(),
     };
 
     let mut config = builder

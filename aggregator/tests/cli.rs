@@ -190,6 +190,41 @@ fn check_config_reports_every_file() {
 }
 
 #[test]
+fn check_config_reports_every_invalid_tls_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    for name in ["tls.crt", "tls.key", "client-ca.pem"] {
+        std::fs::write(file(name), "not PEM at all\n").unwrap();
+    }
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "state_dir = {:?}\n[tls]\ncert_file = {:?}\nkey_file = {:?}\nclient_ca_file = {:?}\n",
+            file("state"),
+            file("tls.crt"),
+            file("tls.key"),
+            file("client-ca.pem"),
+        ),
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stdout}");
+    for (key, name, reason) in [
+        ("tls.cert_file", "tls.crt", "no PEM certificate"),
+        ("tls.key_file", "tls.key", "PEM private key"),
+        ("tls.client_ca_file", "client-ca.pem", "no PEM certificate"),
+    ] {
+        assert!(
+            stdout.lines().any(|line| line.contains(key)
+                && line.contains(&file(name))
+                && line.contains(reason)),
+            "{key}, {name} and {reason:?} missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
 fn check_config_rejects_file_as_state_dir() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

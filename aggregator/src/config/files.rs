@@ -89,14 +89,12 @@ impl RawTlsConfig {
             return;
         }
 
-        // NOTE: the server configuration stops at the first file it cannot load, so of
-        // several readable but invalid TLS files only the first is reported.
         let tls_files = TlsFiles {
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
             client_ca_file: self.client_ca_file.clone(),
         };
-        if let Err(error) = tls::server_config(&tls_files) {
+        for error in tls::check_files(&tls_files) {
             let keys = match &error {
                 TlsError::File { path, .. } => files
                     .iter()
