@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use koji_aggregator::config::Config;
+use koji_aggregator::hub::state_file;
 use koji_aggregator::identity::TokenSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -66,13 +67,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Token { host }) = &args.command {
-        return print_token(&args.config, host);
-    }
-    if args.check_config {
-        return check_config(&args.config);
-    }
-
     let filter = match log_filter(&args.log_level) {
         Ok(filter) => filter,
         Err(message) => {
@@ -80,6 +74,13 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(Command::Token { host }) = &args.command {
+        return print_token(&args.config, host);
+    }
+    if args.check_config {
+        return check_config(&args.config);
+    }
+
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -137,22 +138,39 @@ fn run(config: &Config, config_path: &Path) -> anyhow::Result<()> {
 }
 
 fn check_config(path: &Path) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) => {
-            for warning in &config.warnings {
-                println!("warning: {warning}");
-            }
-            println!("configuration OK: {}", path.display());
-            ExitCode::SUCCESS
-        }
+    let config = match Config::load(path) {
+        Ok(config) => config,
         Err(error) => {
             println!("{error}");
-            ExitCode::from(EXIT_CONFIG)
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for warning in &config.warnings {
+        println!("warning: {warning}");
+    }
+    println!("configuration OK: {}", path.display());
+
+    // The state file is not configuration, but one the aggregator cannot load stops the
+    // start just the same, with exit status 1.
+    if let Some(hub) = &config.hub {
+        let state = state_file::state_path(&config.state_dir);
+        if let Err(error) = state_file::load(&state, &hub.url) {
+            println!("state file: {error}");
+            return ExitCode::from(EXIT_RUNTIME);
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn print_token(config_path: &Path, host: &str) -> ExitCode {
+    let invalid = |character: char| character.is_whitespace() || character == '/';
+    if host.is_empty() || host.contains(invalid) {
+        eprintln!(
+            "invalid host {host:?}: give the builder's Koji host name, which its agent pushes \
+             as the instance label, such as buildvm-x86-01.example.org"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let config = match Config::load(config_path) {
         Ok(config) => config,
         Err(error) => {

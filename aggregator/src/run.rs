@@ -50,7 +50,7 @@ pub enum RunError {
     Serve(std::io::Error),
 
     /// The signal handlers could not be installed.
-    #[error("cannot install the SIGTERM handler: {0}")]
+    #[error("cannot install the signal handlers: {0}")]
     Signal(std::io::Error),
 
     /// The state directory for the pushed groups could not be created.
@@ -299,12 +299,23 @@ async fn wait_for_stop(mut stopped: watch::Receiver<bool>) {
     let _stopped = stopped.wait_for(|stop| *stop).await;
 }
 
-/// Waits for SIGTERM or SIGINT and returns its name.
+/// Waits for SIGTERM or SIGINT and returns its name. SIGHUP, which operators and service
+/// managers send to ask for a reload, is logged and otherwise ignored, because the
+/// configuration is read only at start.
 async fn stop_signal() -> std::io::Result<&'static str> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    tokio::select! {
-        _ = terminate.recv() => Ok("SIGTERM"),
-        _ = interrupt.recv() => Ok("SIGINT"),
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok("SIGTERM"),
+            _ = interrupt.recv() => return Ok("SIGINT"),
+            _ = hangup.recv() => tracing::warn!(
+                "Received SIGHUP, which does not reload the configuration; restart \
+                 koji-aggregator to apply changes."
+            ),
+        }
     }
 }

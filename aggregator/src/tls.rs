@@ -80,10 +80,17 @@ pub enum TlsError {
     },
 }
 
+/// How [`TlsError::File`] names the server certificate file.
+pub const CERT_FILE: &str = "TLS certificate file";
+/// How [`TlsError::File`] names the server key file.
+pub const KEY_FILE: &str = "TLS key file";
+/// How [`TlsError::File`] names the client CA file.
+pub const CLIENT_CA_FILE: &str = "client CA file";
+
 /// Builds the server configuration from `files`, with the ring crypto provider, TLS 1.2 and
 /// 1.3, and ALPN `http/1.1`.
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
-    let certificates = read_certificates("TLS certificate file", &files.cert_file)?;
+    let certificates = read_certificates(CERT_FILE, &files.cert_file)?;
     let key = read_key(&files.key_file)?;
     let client_roots = files
         .client_ca_file
@@ -96,7 +103,7 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
 /// Checks every file of `files` and returns one error per file that cannot be loaded, or,
 /// when all load, the error of building the configuration from them.
 pub fn check_files(files: &TlsFiles) -> Vec<TlsError> {
-    let certificates = read_certificates("TLS certificate file", &files.cert_file);
+    let certificates = read_certificates(CERT_FILE, &files.cert_file);
     let key = read_key(&files.key_file);
     let client_roots = files
         .client_ca_file
@@ -120,7 +127,7 @@ pub fn check_files(files: &TlsFiles) -> Vec<TlsError> {
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|error| TlsError::File {
-        what: "TLS key file",
+        what: KEY_FILE,
         path: path.to_path_buf(),
         detail: format!("{error}; it must hold a PEM private key (PKCS #8, PKCS #1 or SEC1)"),
     })
@@ -128,9 +135,9 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 
 fn read_client_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    for certificate in read_certificates("client CA file", path)? {
+    for certificate in read_certificates(CLIENT_CA_FILE, path)? {
         roots.add(certificate).map_err(|error| TlsError::File {
-            what: "client CA file",
+            what: CLIENT_CA_FILE,
             path: path.to_path_buf(),
             detail: format!("invalid CA certificate: {error}"),
         })?;
@@ -160,7 +167,7 @@ fn build(
                 .allow_unauthenticated()
                 .build()
                 .map_err(|error| TlsError::File {
-                    what: "client CA file",
+                    what: CLIENT_CA_FILE,
                     path: path.clone(),
                     detail: error.to_string(),
                 })?;

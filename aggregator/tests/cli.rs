@@ -117,9 +117,15 @@ fn bare_word_log_level_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "");
 
-    for level in ["warning", "verbose"] {
-        let (status, _, stderr) =
-            run_to_end(&["--config", path.to_str().unwrap(), "--log-level", level]);
+    let cases = [
+        ("warning", None),
+        ("verbose", None),
+        ("verbose", Some("--check-config")),
+    ];
+    for (level, extra) in cases {
+        let mut args = vec!["--config", path.to_str().unwrap(), "--log-level", level];
+        args.extend(extra);
+        let (status, _, stderr) = run_to_end(&args);
 
         assert_eq!(status.code(), Some(2), "{stderr}");
         assert!(
@@ -363,6 +369,14 @@ fn token_prints_hmac_of_host() {
         stdout,
         "47dac3a19772f14cf7d2a058b439d8f0053ef9b0fc70241fcced3ceb40ac83d6\n"
     );
+
+    for host in ["", "bad host", "a/b"] {
+        let (status, stdout, stderr) =
+            run_to_end(&["--config", path.to_str().unwrap(), "token", host]);
+        assert_eq!(status.code(), Some(2), "{host:?}: {stdout}");
+        assert_eq!(stdout, "", "{host:?}");
+        assert!(stderr.contains("invalid host"), "{host:?}: {stderr}");
+    }
 }
 
 #[test]
@@ -456,4 +470,109 @@ async fn sigterm_stops_within_a_second() {
 #[tokio::test]
 async fn sigint_stops_within_a_second() {
     stops_on("INT").await;
+}
+
+#[tokio::test]
+async fn sighup_keeps_running() {
+    let sim = HubSim::start(common::scenario("captured"), SimOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut aggregator = Aggregator::start(dir.path(), &sim.url(), "");
+    aggregator
+        .wait_for("the first poll", Duration::from_secs(20), |metrics| {
+            metrics.get("koji_hub_up", &[]) == Some(1.0)
+        })
+        .await;
+
+    aggregator.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    aggregator.assert_running();
+    assert!(
+        aggregator.scrape().await.is_some(),
+        "/metrics stopped answering"
+    );
+    let log = aggregator.log_text();
+    assert!(
+        log.contains("Received SIGHUP, which does not reload the configuration"),
+        "{log}"
+    );
+    aggregator.signal("TERM");
+    let status = aggregator.wait_exit(Duration::from_secs(1)).await;
+    assert_eq!(status.and_then(|status| status.code()), Some(0), "{log}");
+}
+
+/// `--check-config` as an unprivileged user whose state_dir would be created in a directory
+/// it cannot write. As root, the check runs as `nobody` through `setpriv`, from a copy of the
+/// binary that `nobody` can execute.
+#[test]
+fn check_config_state_dir_parent_not_writable() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |path: &std::path::Path, bits: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap();
+    };
+    mode(dir.path(), 0o755);
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    mode(&read_only, 0o555);
+    let state_dir = read_only.join("state");
+    let path = write_config(
+        dir.path(),
+        &format!("state_dir = {:?}\n", state_dir.display().to_string()),
+    );
+    mode(&path, 0o644);
+
+    // A new directory belongs to the effective user.
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir.path()).unwrap()) == 0;
+    let output = if root {
+        let Some(setpriv) = koji_test_support::require_tool("setpriv") else {
+            return;
+        };
+        let binary = dir.path().join("koji-aggregator");
+        std::fs::copy(common::binary::BINARY, &binary).unwrap();
+        mode(&binary, 0o755);
+        std::process::Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary)
+            .args(["--config", path.to_str().unwrap(), "--check-config"])
+            .output()
+            .unwrap()
+    } else {
+        std::process::Command::new(common::binary::BINARY)
+            .args(["--config", path.to_str().unwrap(), "--check-config"])
+            .output()
+            .unwrap()
+    };
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} is not writable", read_only.display())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shared_tls_file_blames_right_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = concat!(env!("CARGO_MANIFEST_DIR"), "/../koji/tests/tls/hub.crt");
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "state_dir = {:?}\n[tls]\ncert_file = {certificate:?}\nkey_file = {certificate:?}\n",
+            dir.path().join("state").display().to_string(),
+        ),
+    );
+
+    let (status, stdout, _) = run_to_end(&["--config", path.to_str().unwrap(), "--check-config"]);
+
+    assert_eq!(status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("tls.key_file: TLS key file"),
+        "the certificate in key_file is blamed on key_file:\n{stdout}"
+    );
+    assert!(!stdout.contains("tls.cert_file:"), "{stdout}");
 }

@@ -163,9 +163,18 @@ impl ClientBuilder {
             http = http.identity(identity);
         }
 
-        let http = http
-            .build()
-            .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
+        let http = http.build().map_err(|error| {
+            let cause = error_chain(&error);
+            match &self.identity {
+                Some((cert_path, key_path)) => Error::Config(format!(
+                    "client certificate {} and key {} cannot be used: {cause}{}",
+                    cert_path.display(),
+                    key_path.display(),
+                    identity_hint(&cause)
+                )),
+                None => Error::Config(format!("cannot build the HTTP client: {cause}")),
+            }
+        })?;
 
         Ok(Client {
             inner: Arc::new(Inner {
@@ -276,5 +285,30 @@ impl Client {
                 Err(error) => return Err(error),
             }
         }
+    }
+}
+
+/// Returns `error` followed by each of its sources, because reqwest's own message for a
+/// client it cannot build is only "builder error".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Returns advice for the rustls errors that a client certificate commonly causes, or "".
+fn identity_hint(cause: &str) -> &'static str {
+    if cause.contains("KeyMismatch") || cause.contains("InconsistentKeys") {
+        "; the private key does not match the certificate, so give the key that was made \
+         with it"
+    } else if cause.contains("UnsupportedCertVersion") {
+        "; the certificate is X.509 v1, which rustls rejects, so issue a v3 certificate"
+    } else {
+        ""
     }
 }

@@ -137,3 +137,21 @@ fn invalid_key_pem_rejected() {
     assert!(matches!(error, Error::Config(_)), "{error}");
     assert!(error.to_string().contains("monitoring.crt"), "{error}");
 }
+
+#[test]
+fn mismatched_key_names_cause() {
+    let error = ClientBuilder::new("https://127.0.0.1:1/kojihub")
+        .identity(tls_file("monitoring.crt"), tls_file("hub.key"))
+        .build()
+        .unwrap_err();
+    let message = error.to_string();
+
+    assert!(matches!(error, Error::Config(_)), "{message}");
+    assert!(!message.ends_with("builder error"), "{message}");
+    assert!(message.contains("monitoring.crt"), "{message}");
+    assert!(message.contains("hub.key"), "{message}");
+    assert!(
+        message.contains("the private key does not match the certificate"),
+        "{message}"
+    );
+}

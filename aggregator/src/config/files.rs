@@ -96,10 +96,11 @@ impl RawTlsConfig {
         };
         for error in tls::check_files(&tls_files) {
             let keys = match &error {
-                TlsError::File { path, .. } => files
-                    .iter()
-                    .find(|(_, file)| *file == Some(path))
-                    .map_or("tls", |(key, _)| key),
+                TlsError::File { what, .. } => match *what {
+                    tls::CERT_FILE => "tls.cert_file",
+                    tls::KEY_FILE => "tls.key_file",
+                    _ => "tls.client_ca_file",
+                },
                 TlsError::Config { .. } => "tls.cert_file, tls.key_file",
             };
             problems.push(format!("{keys}: {error}"));
@@ -184,7 +185,18 @@ fn check_state_dir(state_dir: &Path) -> Option<String> {
                 })
                 .find(|ancestor| ancestor.symlink_metadata().is_ok())?;
             if ancestor.is_dir() {
-                return None;
+                use nix::unistd::{AccessFlags, access};
+
+                return access(ancestor, AccessFlags::W_OK | AccessFlags::X_OK)
+                    .err()
+                    .map(|error| {
+                        format!(
+                            "state_dir = {shown:?}: does not exist and cannot be created, \
+                             because {} is not writable ({error}); create state_dir for the \
+                             service user, or set state_dir to another directory",
+                            ancestor.display()
+                        )
+                    });
             }
             Some(format!(
                 "state_dir = {shown:?}: does not exist and cannot be created, because {} is \

@@ -150,8 +150,9 @@ pub fn load(path: &Path, hub_url: &str) -> Result<Option<PollerState>, StateErro
         }
         None => return Err(corrupt("it has no \"version\" number".to_string())),
     }
+    // A trailing slash does not change which hub a URL names.
     if let Some(file_url) = document.get("hub_url").and_then(serde_json::Value::as_str)
-        && file_url != hub_url
+        && file_url.trim_end_matches('/') != hub_url.trim_end_matches('/')
     {
         return Err(StateError::OtherHub {
             path: path.to_path_buf(),
@@ -488,6 +489,15 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("move"), "{message}");
+    }
+
+    #[test]
+    fn trailing_slash_names_same_hub() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = state_path(dir.path());
+        save(&path, URL, &sample_state(), 5.0).unwrap();
+
+        assert!(load(&path, &format!("{URL}/")).unwrap().is_some());
     }
 
     #[test]
