@@ -72,6 +72,7 @@ pub struct HubPoller {
     ready: bool,
     source: HubSource,
     failures: FailureLog,
+    slow_polls: SlowPollLog,
 }
 
 impl HubPoller {
@@ -130,6 +131,7 @@ impl HubPoller {
             ready: false,
             source: HubSource::default(),
             failures: FailureLog::default(),
+            slow_polls: SlowPollLog::default(),
         };
         poller.publish();
         Ok(poller)
@@ -178,6 +180,18 @@ impl HubPoller {
         };
         let duration = self.clock.monotonic() - started;
         let now = self.clock.monotonic();
+        let interval = self.hub.poll_interval.as_secs_f64();
+        if duration > interval
+            && let Some(slow_polls_not_logged) = self.slow_polls.record(now)
+        {
+            tracing::warn!(
+                duration_secs = duration,
+                interval_secs = interval,
+                slow_polls_not_logged,
+                "Hub poll took longer than hub.poll_interval_secs, so the next poll starts late; \
+                 raise the interval, or look at the hub's load."
+            );
+        }
 
         match result {
             Ok(()) => {
@@ -389,6 +403,29 @@ impl FailureLog {
     }
 }
 
+/// Decides which polls slower than the interval are logged: the first at once, later ones at
+/// most every ten minutes, with the number left out in between.
+#[derive(Debug, Default)]
+struct SlowPollLog {
+    last_logged: Option<f64>,
+    unlogged: u64,
+}
+
+impl SlowPollLog {
+    /// Records a slow poll at monotonic time `now`; returns the number of slow polls left
+    /// out since the last line when this one is to be logged.
+    fn record(&mut self, now: f64) -> Option<u64> {
+        if let Some(last) = self.last_logged
+            && now - last < REPEAT_LOG_INTERVAL_SECS
+        {
+            self.unlogged += 1;
+            return None;
+        }
+        self.last_logged = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
+    }
+}
+
 fn log_failure(error: &PollError, line: Option<LogLine>) {
     if let Some(LogLine::Failure {
         failed_polls,
@@ -418,6 +455,18 @@ fn log_recovery(line: Option<LogLine>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn slow_polls_logged_every_ten_minutes() {
+        let mut log = super::SlowPollLog::default();
+
+        assert_eq!(log.record(100.0), Some(0));
+        assert_eq!(log.record(130.0), None);
+        assert_eq!(log.record(160.0), None);
+        assert_eq!(log.record(700.0), Some(2));
+        assert_eq!(log.record(1299.0), None);
+        assert_eq!(log.record(1300.0), Some(1));
+    }
+
     use super::*;
 
     fn failure(failed_polls: u64, failing_secs: f64, repeats_not_logged: u64) -> Option<LogLine> {
