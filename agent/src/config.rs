@@ -56,8 +56,9 @@ pub struct RawHub {
     /// The hub's XML-RPC URL. Default: `server` from kojid.conf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// CA bundle (PEM) that signs the hub's certificate. Default: `serverca` from kojid.conf
-    /// when that file exists, else the system's trusted roots.
+    /// CA bundle (PEM) that signs the hub's certificate, for an `https://` URL. Default:
+    /// `serverca` from kojid.conf. When kojid.conf sets none, kojid's default
+    /// `/etc/kojid/serverca.crt` if that file exists, else the system's trusted roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     /// Seconds between refreshes of the hub view; cycles in between reuse the last one.
@@ -202,7 +203,7 @@ pub struct HubConfig {
     pub enabled: bool,
     /// Hub URL; `None` takes `server` from kojid.conf.
     pub url: Option<String>,
-    /// CA bundle of the hub; `None` takes `serverca` from kojid.conf.
+    /// CA bundle of the hub; `None` takes `serverca` from kojid.conf or kojid's default.
     pub ca_file: Option<PathBuf>,
     /// Time between refreshes of the hub view.
     pub interval: Duration,
@@ -428,10 +429,11 @@ impl RawConfig {
             });
         };
 
+        let host_is_set = self.host.is_some();
         let host = match self.host {
-            Some(host) => host,
+            Some(host) => Some(host),
             None => match default_host() {
-                Ok(host) => host,
+                Ok(host) => Some(host),
                 Err(error) => {
                     problem(
                         "host",
@@ -441,17 +443,29 @@ impl RawConfig {
                              the builder's Koji host name"
                         ),
                     );
-                    String::new()
+                    None
                 }
             },
         };
-        if host.trim().is_empty() || host.contains(char::is_control) {
+        if let Some(host) = &host
+            && let Err(reason) = check_host_name(host)
+        {
+            let origin = if host_is_set {
+                ""
+            } else {
+                " (host is unset, so the agent took the machine's host name)"
+            };
             problem(
                 "host",
-                &host,
-                "must be the builder's Koji host name, such as builder01.example.org",
+                host,
+                &format!(
+                    "is not a valid Koji host name{origin}: {reason}. Use the builder's Koji \
+                     host name: 1 to {MAX_HOST_NAME_LEN} ASCII letters, digits and the \
+                     characters {HOST_NAME_PUNCTUATION}, such as builder01.example.org"
+                ),
             );
         }
+        let host = host.unwrap_or_default();
 
         check_secs(&mut problem, "interval_secs", self.interval_secs);
 
@@ -470,6 +484,17 @@ impl RawConfig {
             );
         }
 
+        if self.collectors.is_empty() {
+            problem(
+                "collectors",
+                &self.collectors,
+                &format!(
+                    "lists no collector, so the agent would push nothing about the builder; \
+                     list at least one of {}, or remove the key to run them all",
+                    collector::NAMES.join(", ")
+                ),
+            );
+        }
         let mut seen = BTreeSet::new();
         for name in &self.collectors {
             if !collector::NAMES.contains(&name.as_str()) {
@@ -637,6 +662,31 @@ impl RawConfig {
             path: None,
         })
     }
+}
+
+/// Maximum length of a Koji host name: the hub's default `MaxNameLengthInternal`.
+const MAX_HOST_NAME_LEN: usize = 256;
+/// The characters besides ASCII letters and digits that the hub's default name rules allow in
+/// host names: `RegexNameInternal` (`^[A-Za-z0-9/_.+-]+$`) together with `RegexUserName`
+/// (`^[A-Za-z0-9/_.@-]+$`), since a host is also a user. Sites can change both rules.
+const HOST_NAME_PUNCTUATION: &str = "/_.+@-";
+
+/// Checks `host` against the hub's default name rules for hosts. Returns what is wrong
+/// otherwise.
+fn check_host_name(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    if let Some(bad) = host
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || HOST_NAME_PUNCTUATION.contains(*c)))
+    {
+        return Err(format!("it contains {bad:?}"));
+    }
+    if host.len() > MAX_HOST_NAME_LEN {
+        return Err(format!("it has {} characters", host.len()));
+    }
+    Ok(())
 }
 
 fn check_secs(problem: &mut impl FnMut(&str, &dyn fmt::Debug, &str), key: &str, value: u64) {
@@ -934,6 +984,74 @@ mod tests {
              hub, readiness"
         );
         assert_eq!(found[3].message, "listed twice; list each collector once");
+    }
+
+    #[test]
+    fn empty_collectors_are_rejected() {
+        let found = problems("collectors = []\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "collectors");
+        assert_eq!(found[0].value, "[]");
+        assert!(
+            found[0]
+                .message
+                .contains("config, kojid, disk, load, certificate, hub, readiness"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0].message.contains("remove the key"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn host_must_be_koji_name() {
+        let invalid = [
+            ("bad host/name", "contains ' '"),
+            ("bäcker.example.org", "contains 'ä'"),
+            ("builder:01", "contains ':'"),
+        ];
+        for (host, reason) in invalid {
+            let found = problems(&format!("host = {host:?}\n"));
+            assert_eq!(found.len(), 1, "{host}: {found:?}");
+            assert_eq!(found[0].key, "host");
+            assert_eq!(found[0].value, format!("{host:?}"));
+            assert!(found[0].message.contains(reason), "{}", found[0].message);
+            assert!(
+                found[0]
+                    .message
+                    .contains("letters, digits and the characters /_.+@-"),
+                "{}",
+                found[0].message
+            );
+        }
+
+        let long_name = "a".repeat(257);
+        let found = problems(&format!("host = \"{long_name}\"\n"));
+        assert!(found[0].message.contains("257 characters"), "{found:?}");
+
+        for host in [
+            "b1",
+            "builder01.example.org",
+            "B1-x86.Lab.example.org",
+            "build_vm.example.org",
+            "kojibuilder/b1.example.org",
+        ] {
+            assert_eq!(validate(&format!("host = {host:?}\n")).unwrap().host, host);
+        }
+    }
+
+    #[test]
+    fn invalid_default_host_names_its_origin() {
+        let raw: RawConfig = toml::from_str("").unwrap();
+        let error = raw
+            .validate_with_host(|| Ok("build vm".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("host = \"build vm\""), "{error}");
+        assert!(error.contains("took the machine's host name"), "{error}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub enum SetupError {
     #[error(transparent)]
     Target(#[from] TargetError),
     /// The signal handlers could not be installed.
-    #[error("cannot install the SIGTERM and SIGINT handlers: {0}")]
+    #[error("cannot install the SIGTERM, SIGINT and SIGHUP handlers: {0}")]
     Signal(#[source] std::io::Error),
 }
 
@@ -88,15 +88,35 @@ pub fn check_setup(config: &Config, needs_targets: bool) -> Result<(), ConfigErr
 }
 
 /// Returns a future that completes at the first SIGTERM or SIGINT.
+///
+/// Each SIGHUP, whose default action would end the process, is logged at warn and otherwise
+/// ignored, because the agent reads its configuration only at start.
 pub fn shutdown_signal() -> Result<impl Future<Output = ()>, SetupError> {
     use tokio::signal::unix::{SignalKind, signal};
 
     let mut terminate = signal(SignalKind::terminate()).map_err(SetupError::Signal)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(SetupError::Signal)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(SetupError::Signal)?;
     Ok(async move {
-        let name = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
+        // recv returns None only after the runtime shut down, and the flag keeps the loop
+        // from spinning on that.
+        let mut hangup_open = true;
+        let name = loop {
+            tokio::select! {
+                _ = terminate.recv() => break "SIGTERM",
+                _ = interrupt.recv() => break "SIGINT",
+                received = hangup.recv(), if hangup_open => {
+                    if received.is_none() {
+                        hangup_open = false;
+                        continue;
+                    }
+                    tracing::warn!(
+                        signal = "SIGHUP",
+                        "Configuration not reloaded: the agent reads it only at start; \
+                         restart the service to apply changes."
+                    );
+                }
+            }
         };
         tracing::info!(signal = name, "Stopping.");
     })

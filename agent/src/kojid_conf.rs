@@ -169,8 +169,8 @@ fn read_error_message(error: &std::io::Error) -> String {
             "the file does not exist; check kojid_config in agent.toml".to_string()
         }
         std::io::ErrorKind::PermissionDenied => format!(
-            "{error}; the agent needs read access (the packaged unit grants \
-             CAP_DAC_READ_SEARCH)"
+            "{error}; the agent needs read access: run it as root, or give its user the \
+             CAP_DAC_READ_SEARCH capability"
         ),
         _ => error.to_string(),
     }

@@ -153,6 +153,79 @@ async fn invalid_config_lists_every_problem() {
 }
 
 #[tokio::test]
+async fn client_certificate_errors_name_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = |name: &str| fixture(&format!("certs/{name}")).display().to_string();
+    let target = |port: u16, cert_file: &str, key_file: &str| {
+        format!(
+            "[[push]]\nurl = \"https://127.0.0.1:{port}\"\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert(cert_file),
+            cert(key_file)
+        )
+    };
+    // key-only.pem is the key of the X.509 v1 leaf in chain.pem; v3-key.pem is the key of
+    // v3-cert.pem.
+    let targets = [
+        target(9101, "v3-cert.pem", "key-only.pem"),
+        target(9102, "chain.pem", "key-only.pem"),
+        target(9103, "garbage.pem", "key-only.pem"),
+        target(9104, "v3-cert.pem", "v3-key.pem"),
+    ];
+    let config = write_config(dir.path(), &targets.concat());
+
+    let output = run(args(&config, &["--check-config"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    let line = |key: &str| {
+        stderr
+            .lines()
+            .find(|line| line.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} line in\n{stderr}"))
+            .to_string()
+    };
+
+    let mismatch = line("push[0]: ");
+    assert!(mismatch.contains("KeyMismatch"), "{mismatch}");
+    assert!(
+        mismatch.contains(&format!(
+            "key_file {} is not the private key of cert_file {}",
+            cert("key-only.pem"),
+            cert("v3-cert.pem")
+        )),
+        "{mismatch}"
+    );
+
+    let v1 = line("push[1]: ");
+    assert!(v1.contains("UnsupportedCertVersion"), "{v1}");
+    assert!(
+        v1.contains(&format!(
+            "cert_file {} is an X.509 v1 certificate",
+            cert("chain.pem")
+        )),
+        "{v1}"
+    );
+
+    let not_pem = line("push[2]: ");
+    assert!(
+        not_pem.contains("private key or certificate not found"),
+        "{not_pem}"
+    );
+    assert!(
+        not_pem.contains(&format!(
+            "cert_file {} contains no PEM certificate",
+            cert("garbage.pem")
+        )),
+        "{not_pem}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|line| line.trim_start().starts_with("push[3]: ")),
+        "a matching v3 certificate and key pass:\n{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn once_print_needs_no_target() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
@@ -234,6 +307,44 @@ async fn sigterm_stops_within_a_second() {
         text(&output.stderr).contains("Stopping."),
         "{}",
         text(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn sighup_warns_and_keeps_running() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &push_section(&receiver.url(), 2));
+
+    let mut child = spawn_daemon(&config);
+    let pushed = receiver.wait_for(1, Duration::from_secs(10)).await.len();
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+    kill(pid, Signal::SIGHUP).expect("send SIGHUP");
+
+    // Pushes go on after the signal (interval_secs = 1).
+    receiver.wait_for(pushed + 2, Duration::from_secs(10)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "koji-agent exited after SIGHUP"
+    );
+    let (status, _) = terminate(&mut child).await;
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(status.success(), "{status}; stderr: {stderr}");
+
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("SIGHUP"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("WARN"), "{stderr}");
+    assert!(
+        warnings[0].contains("Configuration not reloaded"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[0].contains("restart the service to apply changes"),
+        "{stderr}"
     );
 }
 

@@ -68,27 +68,19 @@ async fn broken_builder_golden() {
         )
     );
 
+    // kojid exits on this file, so the collectors that need its settings name the file's
+    // problem instead of reading kojid's default mockdir and certificate paths.
     let disk = failure(&snapshot, "disk").expect("disk fails");
-    let mockdir = root.join("var/lib/mock");
-    assert!(
-        disk.starts_with(&format!(
-            "cannot read the free space of mockdir {}: ",
-            mockdir.display()
-        )),
-        "{disk}"
+    assert_eq!(
+        disk,
+        format!("mockdir is unknown because kojid.conf could not be read: {config}")
     );
-    assert!(
-        disk.contains("create it or fix mockdir in kojid.conf"),
-        "{disk}"
-    );
-
     let certificate = failure(&snapshot, "certificate").expect("certificate fails");
     assert_eq!(
         certificate,
         format!(
-            "kojid's client certificate {} contains no PEM certificate (no -----BEGIN \
-             CERTIFICATE----- block)",
-            root.join("etc/kojid/client.crt").display()
+            "kojid's client certificate (cert) is unknown because kojid.conf could not be \
+             read: {config}"
         )
     );
 
@@ -107,11 +99,13 @@ async fn empty_root_golden() {
         config.contains("roots/empty/etc/kojid/kojid.conf"),
         "{config}"
     );
-    assert_eq!(
-        failure(&snapshot, "certificate"),
-        None,
-        "a missing certificate at kojid's default path is no failure"
-    );
+    for collector in ["disk", "certificate"] {
+        let error = failure(&snapshot, collector).expect("fails without kojid.conf");
+        assert!(
+            error.ends_with(&format!("could not be read: {config}")),
+            "{collector}: {error}"
+        );
+    }
     assert_golden("empty", &normalize_durations(&snapshot.text));
 }
 
@@ -325,9 +319,137 @@ async fn configured_certificate_missing_fails() {
     );
 }
 
+/// Creates a root with `/etc/kojid/kojid.conf` set to `kojid_conf`.
+fn kojid_root(kojid_conf: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc/kojid");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("kojid.conf"), kojid_conf).unwrap();
+    root
+}
+
+#[tokio::test]
+async fn default_certificate_absent_is_no_failure() {
+    let root = kojid_root("[kojid]\nserver = https://koji.example.org/kojihub\n");
+    let mut raw = common::raw_config(root.path());
+    raw.collectors = vec!["certificate".to_string()];
+    let config = raw.validate().unwrap();
+
+    let snapshot = Agent::new(&config).collect().await;
+    assert_eq!(failure(&snapshot, "certificate"), None);
+    assert!(
+        !snapshot
+            .text
+            .contains("koji_builder_client_cert_expiry_timestamp_seconds{"),
+        "{}",
+        snapshot.text
+    );
+}
+
+#[tokio::test]
+async fn garbage_certificate_fails() {
+    let root = kojid_root("[kojid]\n");
+    let certificate = root.path().join("etc/kojid/client.crt");
+    std::fs::copy(fixture("certs/garbage.pem"), &certificate).unwrap();
+    let mut raw = common::raw_config(root.path());
+    raw.collectors = vec!["certificate".to_string()];
+    let config = raw.validate().unwrap();
+
+    let snapshot = Agent::new(&config).collect().await;
+    assert_eq!(
+        failure(&snapshot, "certificate").as_deref(),
+        Some(
+            format!(
+                "kojid's client certificate {} contains no PEM certificate (no -----BEGIN \
+                 CERTIFICATE----- block)",
+                certificate.display()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn missing_mockdir_fails_disk_check() {
+    let root = kojid_root("[kojid]\nmockdir = /srv/mock\nminspace = 1\n");
+    let mut raw = common::raw_config(root.path());
+    raw.collectors = vec!["disk".to_string(), "readiness".to_string()];
+    let config = raw.validate().unwrap();
+    let disk_check = format!("koji_builder_ready_check{{host=\"{HOST}\",check=\"disk\"}}");
+
+    // ENOENT: /srv does not exist.
+    let snapshot = Agent::new(&config).collect().await;
+    let error = failure(&snapshot, "disk").expect("disk fails");
+    assert!(
+        error.starts_with(&format!(
+            "cannot read the free space of mockdir {}: ",
+            root.path().join("srv/mock").display()
+        )),
+        "{error}"
+    );
+    assert!(error.contains("create it or fix mockdir in"), "{error}");
+    assert_eq!(common::sample(&snapshot.text, &disk_check), Some(0.0));
+    assert!(
+        !snapshot.text.contains("koji_builder_mockdir_free_bytes{"),
+        "{}",
+        snapshot.text
+    );
+
+    // ENOTDIR: /srv is a file.
+    std::fs::write(root.path().join("srv"), "").unwrap();
+    let snapshot = Agent::new(&config).collect().await;
+    let error = failure(&snapshot, "disk").expect("disk fails");
+    assert!(error.contains("Not a directory"), "{error}");
+    assert_eq!(common::sample(&snapshot.text, &disk_check), Some(0.0));
+
+    // Once mockdir exists, the check compares its free space with minspace (1 MiB).
+    std::fs::remove_file(root.path().join("srv")).unwrap();
+    std::fs::create_dir_all(root.path().join("srv/mock")).unwrap();
+    let snapshot = Agent::new(&config).collect().await;
+    assert_eq!(failure(&snapshot, "disk"), None);
+    assert_eq!(common::sample(&snapshot.text, &disk_check), Some(1.0));
+}
+
+#[tokio::test]
+async fn bad_kojid_conf_names_file_not_defaults() {
+    let root = kojid_root("[kojid]\nmockdir = /srv/mock\nmaxjobs = abc\n");
+    std::fs::create_dir_all(root.path().join("srv/mock")).unwrap();
+    let config = common::raw_config(root.path()).validate().unwrap();
+
+    let snapshot = Agent::new(&config).collect().await;
+    let kojid_conf = root.path().join("etc/kojid/kojid.conf");
+    let problem = format!(
+        "invalid kojid configuration {}, line 3: maxjobs = \"abc\" is not an integer",
+        kojid_conf.display()
+    );
+    for (collector, setting) in [
+        ("disk", "mockdir"),
+        ("certificate", "kojid's client certificate (cert)"),
+    ] {
+        let error = failure(&snapshot, collector).expect("fails on a bad kojid.conf");
+        assert!(
+            error.starts_with(&format!(
+                "{setting} is unknown because kojid.conf could not be read: {problem}"
+            )),
+            "{collector}: {error}"
+        );
+        assert!(!error.contains("/var/lib/mock"), "{collector}: {error}");
+    }
+    assert!(
+        !snapshot.text.contains("koji_builder_mockdir_free_bytes{"),
+        "{}",
+        snapshot.text
+    );
+    assert!(
+        !snapshot.text.contains("check=\"disk\""),
+        "{}",
+        snapshot.text
+    );
+}
+
 #[tokio::test]
 async fn disk_reads_statvfs() {
-    let root = tempfile::tempdir().unwrap();
+    let root = kojid_root("[kojid]\n");
     std::fs::create_dir_all(root.path().join("var/lib/mock")).unwrap();
     let mut raw = common::raw_config(root.path());
     raw.collectors = vec!["disk".to_string()];

@@ -440,6 +440,52 @@ async fn missing_hub_url_names_both_places() {
 }
 
 #[tokio::test]
+async fn bad_kojid_conf_needs_agent_hub_settings() {
+    let sim = start_sim(VersionMode::Current).await;
+    let tls_url = start_tls_front(sim.addr());
+    // kojid exits on this file, so its server, serverca and maxjobs are unknown.
+    let root = kojid_root(&format!(
+        "[kojid]\nserver = {tls_url}\nserverca = /etc/pki/koji/hub-ca.crt\nmaxjobs 6\n"
+    ));
+    let problem = format!(
+        "invalid kojid configuration {}, line 4:",
+        root.path().join("etc/kojid/kojid.conf").display()
+    );
+
+    let mut hub = HubCollector::new(hub_settings(None));
+    let (_, result) = hub_cycle(&mut hub, B1, root.path()).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "no hub URL: set url in the [hub] section of agent.toml, or fix kojid.conf"
+        ),
+        "{error}"
+    );
+    assert!(error.contains(&problem), "{error}");
+
+    let mut hub = HubCollector::new(hub_settings(Some(tls_url.clone())));
+    let (_, result) = hub_cycle(&mut hub, B1, root.path()).await;
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "no CA bundle for the hub at {tls_url}: set ca_file in the [hub] section"
+        )),
+        "{error}"
+    );
+    assert!(error.contains(&problem), "{error}");
+    assert_eq!(sim.stats().total.calls, 0, "no call reached the hub");
+
+    // A plain HTTP URL in agent.toml needs nothing from kojid.conf. The readiness rules
+    // that need maxjobs are left out, the others stay.
+    let mut hub = HubCollector::new(hub_settings(Some(sim.url())));
+    let (text, result) = hub_cycle(&mut hub, B1, root.path()).await;
+    assert_eq!(result, Ok(()));
+    assert_eq!(sample(&text, &check(B1, "enabled")), Some(1.0));
+    assert_eq!(sample(&text, &check(B1, "capacity")), Some(1.0));
+    assert_eq!(sample(&text, &check(B1, "maxjobs")), None, "{text}");
+}
+
+#[tokio::test]
 async fn unreachable_hub_is_data() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/kojihub", listener.local_addr().unwrap());

@@ -3,7 +3,9 @@
 //! The file named by `cert` in kojid.conf is read under the root and only parsed: the agent
 //! never logs in with it. Like kojid, which logs in with the certificate only when the file
 //! exists, a missing file at kojid's default path is no failure (the builder then logs in
-//! another way), while a missing file that kojid.conf names is one.
+//! another way), while a missing file that kojid.conf names is one. While kojid.conf cannot
+//! be read, the collector fails instead of reading the default path, because the file may
+//! name another certificate.
 
 use koji_metrics::contract::BUILDER_CLIENT_CERT_EXPIRY_TIMESTAMP_SECONDS;
 use x509_parser::pem::Pem;
@@ -28,8 +30,9 @@ impl Collector for CertificateCollector {
 }
 
 fn collect(cycle: &Cycle, out: &mut Families) -> Result<(), CollectError> {
-    let configured = cycle.kojid.cert.is_some();
-    let path = cycle.path(cycle.kojid.cert_path());
+    let settings = cycle.kojid_settings("kojid's client certificate (cert)")?;
+    let configured = settings.cert.is_some();
+    let path = cycle.path(settings.cert_path());
 
     let pem = match std::fs::read(&path) {
         Ok(pem) => pem,

@@ -1,8 +1,8 @@
 //! The `config` collector: kojid's `maxjobs` and `minspace` from kojid.conf.
 //!
-//! The cycle reads kojid.conf before any collector runs, so that the others fall back to
-//! kojid's defaults when the file is missing or malformed. This collector reports the
-//! outcome, and fails with the path and line of the problem.
+//! The cycle reads kojid.conf once before any collector runs, for all of them. This collector
+//! reports the outcome, and fails with the path and line of the problem. The collectors that
+//! need other settings of the file then fail too, naming the setting they lack.
 
 use koji_metrics::contract::{BUILDER_MAXJOBS, BUILDER_MINSPACE_BYTES};
 

@@ -1,7 +1,8 @@
 //! The `hub` collector: the builder's own record on the hub, read anonymously.
 //!
 //! The hub URL and CA bundle come from `[hub]` in agent.toml, else from `server` and
-//! `serverca` in kojid.conf. The first refresh looks the host id up with `getHost(name)`;
+//! `serverca` in kojid.conf. The collector fails when it needs one of them from a kojid.conf
+//! that cannot be read. The first refresh looks the host id up with `getHost(name)`;
 //! each refresh then sends one multicall of `getHost(id)` and
 //! `listTasks({'host_id': id, 'state': [OPEN, ASSIGNED]})`. Refreshes run every
 //! `[hub] interval_secs`, whatever the outcome of the last one; the cycles in between report
@@ -204,16 +205,26 @@ impl HubCollector {
 
     /// Returns the hub client, building it when the URL or CA bundle changed.
     fn client(&mut self, cycle: &Cycle) -> Result<Client, CollectError> {
-        let url = match (&self.settings.url, &cycle.kojid.server) {
-            (Some(url), _) | (None, Some(url)) => url.clone(),
-            (None, None) => {
+        let url = match (&self.settings.url, &cycle.kojid_config) {
+            (Some(url), _) => url.clone(),
+            (None, Ok(settings)) => match &settings.server {
+                Some(server) => server.clone(),
+                None => {
+                    return Err(CollectError::new(format!(
+                        "no hub URL: set url in the [hub] section of agent.toml, or server in \
+                         {}",
+                        cycle.kojid_config_path.display()
+                    )));
+                }
+            },
+            (None, Err(error)) => {
                 return Err(CollectError::new(format!(
-                    "no hub URL: set url in the [hub] section of agent.toml, or server in {}",
-                    cycle.kojid_config_path.display()
+                    "no hub URL: set url in the [hub] section of agent.toml, or fix kojid.conf \
+                     so that the agent can take server from it: {error}"
                 )));
             }
         };
-        let ca_file = self.ca_file(cycle, &url);
+        let ca_file = self.ca_file(cycle, &url)?;
 
         if let Some(connection) = &self.connection
             && connection.url == url
@@ -245,19 +256,28 @@ impl HubCollector {
     }
 
     /// Returns the CA bundle for an HTTPS hub URL: `[hub] ca_file`, else `serverca` from
-    /// kojid.conf under the root, else kojid's default `serverca` when that file exists.
-    fn ca_file(&self, cycle: &Cycle, url: &str) -> Option<PathBuf> {
+    /// kojid.conf under the root, else kojid's default `serverca` when that file exists
+    /// under the root, else `None` for the system's roots. Fails when only kojid.conf could
+    /// name the bundle and it cannot be read.
+    fn ca_file(&self, cycle: &Cycle, url: &str) -> Result<Option<PathBuf>, CollectError> {
         if !url.starts_with("https:") {
-            return None;
+            return Ok(None);
         }
         if let Some(ca_file) = &self.settings.ca_file {
-            return Some(ca_file.clone());
+            return Ok(Some(ca_file.clone()));
         }
-        let serverca = cycle.path(cycle.kojid.serverca_path());
-        if cycle.kojid.serverca.is_some() || serverca.is_file() {
-            return Some(serverca);
+        let settings = cycle.kojid_config.as_ref().map_err(|error| {
+            CollectError::new(format!(
+                "no CA bundle for the hub at {url}: set ca_file in the [hub] section of \
+                 agent.toml, or fix kojid.conf so that the agent can take serverca from it: \
+                 {error}"
+            ))
+        })?;
+        let serverca = cycle.path(settings.serverca_path());
+        if settings.serverca.is_some() || serverca.is_file() {
+            return Ok(Some(serverca));
         }
-        None
+        Ok(None)
     }
 }
 

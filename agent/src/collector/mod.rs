@@ -113,11 +113,21 @@ impl Families {
     }
 }
 
+/// The `disk` collector's reading of mockdir.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MockdirReading {
+    /// Free bytes on mockdir's file system.
+    FreeBytes(u64),
+    /// kojid's free space check raises on mockdir, so kojid takes no task: mockdir is
+    /// missing, or its file system does not report free space ([`disk`] lists the errors).
+    Unusable,
+}
+
 /// Readings that collectors made in this cycle, for the collectors that run after them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observations {
-    /// Free bytes in mockdir (`disk`).
-    pub mockdir_free_bytes: Option<u64>,
+    /// mockdir's free space, or that kojid cannot check it (`disk`).
+    pub mockdir: Option<MockdirReading>,
     /// Load average and CPUs (`load`).
     pub load: Option<LoadReading>,
     /// The builder's record on the hub (`hub`); `None` while the hub is unreachable or off.
@@ -133,10 +143,10 @@ pub struct Cycle {
     pub root: PathBuf,
     /// kojid.conf under the root.
     pub kojid_config_path: PathBuf,
-    /// kojid.conf as read this cycle.
+    /// kojid.conf as read this cycle. Collectors take its settings through
+    /// [`Cycle::kojid_settings`], so that none falls back to kojid's defaults when the file
+    /// could not be read.
     pub kojid_config: Result<KojidSettings, KojidConfError>,
-    /// The settings from kojid.conf, or kojid's defaults when it could not be read.
-    pub kojid: KojidSettings,
     /// Readings of the system.
     pub probes: Probes,
     /// Readings of the collectors that ran so far in this cycle.
@@ -144,20 +154,32 @@ pub struct Cycle {
 }
 
 impl Cycle {
-    /// Starts a cycle: reads kojid.conf under `root`, falling back to kojid's defaults.
+    /// Starts a cycle: reads kojid.conf under `root`.
     pub fn start(host: &str, root: &Path, kojid_config: &Path, probes: Probes) -> Self {
         let kojid_config_path = under_root(root, kojid_config);
-        let result = KojidSettings::read(&kojid_config_path);
-        let kojid = result.clone().unwrap_or_default();
+        let kojid_config = KojidSettings::read(&kojid_config_path);
         Self {
             host: host.to_string(),
             root: root.to_path_buf(),
             kojid_config_path,
-            kojid_config: result,
-            kojid,
+            kojid_config,
             probes,
             observed: Observations::default(),
         }
+    }
+
+    /// Returns the settings of kojid.conf, or an error that names `setting` (what the caller
+    /// needs from the file, such as `mockdir`) and the file's problem.
+    ///
+    /// kojid exits on a malformed kojid.conf, and the agent cannot tell what a kojid started
+    /// from an older version of the file uses, so a collector that needs a setting fails
+    /// rather than assume kojid's default.
+    pub fn kojid_settings(&self, setting: &str) -> Result<&KojidSettings, CollectError> {
+        self.kojid_config.as_ref().map_err(|error| {
+            CollectError::new(format!(
+                "{setting} is unknown because kojid.conf could not be read: {error}"
+            ))
+        })
     }
 
     /// Resolves a path of the build host under the root.

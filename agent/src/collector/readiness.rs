@@ -11,12 +11,18 @@
 //!
 //! One `koji_builder_ready_check` row per rule says whether it passes. A row whose input is
 //! missing is left out: `enabled`, `capacity` and `maxjobs` need this cycle's hub view,
-//! `disk` the `disk` collector and `load` the `load` collector.
+//! `disk` the `disk` collector and `load` the `load` collector. `maxjobs` and `disk` also
+//! need kojid.conf, and are left out while it cannot be read: kojid exits on such a file, and
+//! a kojid started before the file changed uses settings that the agent cannot see. The
+//! `config` collector reports the file's problem.
+//!
+//! `disk` is 0 when kojid's free space check would raise instead of comparing, such as when
+//! mockdir does not exist: kojid then takes no task (see the `disk` collector).
 
 use koji_metrics::FamilyBuilder;
 use koji_metrics::contract::BUILDER_READY_CHECK;
 
-use super::{CollectError, CollectFuture, Collector, Cycle, Families};
+use super::{CollectError, CollectFuture, Collector, Cycle, Families, MockdirReading};
 
 /// The collector's name.
 pub const NAME: &str = "readiness";
@@ -44,22 +50,28 @@ impl Collector for ReadinessCollector {
 /// left out.
 pub fn checks(cycle: &Cycle) -> Vec<(&'static str, bool)> {
     let mut checks = Vec::new();
-    let settings = &cycle.kojid;
+    let settings = cycle.kojid_config.as_ref().ok();
 
     if let Some(hub) = &cycle.observed.hub {
         checks.push(("enabled", hub.enabled));
         // readyForTask rejects on `task_load > capacity`, so a load equal to the capacity
         // passes.
         checks.push(("capacity", hub.task_load <= hub.capacity));
-        // readyForTask rejects on `len(self.tasks) >= maxjobs`.
-        let open = i64::try_from(hub.open_tasks).unwrap_or(i64::MAX);
-        checks.push(("maxjobs", open < settings.maxjobs));
+        if let Some(settings) = settings {
+            // readyForTask rejects on `len(self.tasks) >= maxjobs`.
+            let open = i64::try_from(hub.open_tasks).unwrap_or(i64::MAX);
+            checks.push(("maxjobs", open < settings.maxjobs));
+        }
     }
-    if let Some(free) = cycle.observed.mockdir_free_bytes {
-        // checkSpace rejects on `available // 1024 // 1024 < minspace`, so it compares whole
-        // MiB rounded down, and exactly `minspace` MiB passes.
-        let free_mib = i64::try_from(free / MIB).unwrap_or(i64::MAX);
-        checks.push(("disk", free_mib >= settings.minspace_mib));
+    match (cycle.observed.mockdir, settings) {
+        (Some(MockdirReading::FreeBytes(free)), Some(settings)) => {
+            // checkSpace rejects on `available // 1024 // 1024 < minspace`, so it compares
+            // whole MiB rounded down, and exactly `minspace` MiB passes.
+            let free_mib = i64::try_from(free / MIB).unwrap_or(i64::MAX);
+            checks.push(("disk", free_mib >= settings.minspace_mib));
+        }
+        (Some(MockdirReading::Unusable), Some(_)) => checks.push(("disk", false)),
+        (None, _) | (_, None) => {}
     }
     if let Some(load) = cycle.observed.load {
         // readyForTask rejects on `loadavg[0] > 4.0 * SC_NPROCESSORS_ONLN`, so a load of
@@ -85,7 +97,7 @@ mod tests {
 
     use super::*;
     use crate::collector::{HubView, Observations};
-    use crate::kojid_conf::KojidSettings;
+    use crate::kojid_conf::{KojidConfError, KojidSettings};
     use crate::probes::{LoadReading, Probes};
 
     fn cycle(settings: KojidSettings, observed: Observations) -> Cycle {
@@ -93,8 +105,7 @@ mod tests {
             host: "b1.example.org".to_string(),
             root: PathBuf::from("/nonexistent"),
             kojid_config_path: PathBuf::from("/nonexistent/etc/kojid/kojid.conf"),
-            kojid_config: Ok(settings.clone()),
-            kojid: settings,
+            kojid_config: Ok(settings),
             probes: Probes::default(),
             observed,
         }
@@ -180,7 +191,7 @@ mod tests {
         ];
         for (free_bytes, expected) in cases {
             let observed = Observations {
-                mockdir_free_bytes: Some(free_bytes),
+                mockdir: Some(MockdirReading::FreeBytes(free_bytes)),
                 ..Observations::default()
             };
             let cycle = cycle(settings.clone(), observed);
@@ -219,5 +230,39 @@ mod tests {
     fn rules_without_input_left_out() {
         let cycle = cycle(KojidSettings::default(), Observations::default());
         assert!(checks(&cycle).is_empty());
+    }
+
+    #[test]
+    fn unusable_mockdir_fails_disk() {
+        let observed = Observations {
+            mockdir: Some(MockdirReading::Unusable),
+            ..Observations::default()
+        };
+        let cycle = cycle(KojidSettings::default(), observed);
+        assert_eq!(outcome(&cycle, "disk"), Some(false));
+    }
+
+    #[test]
+    fn unreadable_kojid_conf_leaves_settings_rules_out() {
+        let observed = Observations {
+            mockdir: Some(MockdirReading::FreeBytes(u64::MAX)),
+            hub: Some(hub_view(0.0, 4.0, 0)),
+            load: Some(LoadReading {
+                load1: 0.0,
+                cpus: 1,
+            }),
+        };
+        let mut cycle = cycle(KojidSettings::default(), observed);
+        cycle.kojid_config = Err(KojidConfError::Syntax {
+            path: cycle.kojid_config_path.clone(),
+            line: 3,
+            message: "\"maxjobs 6\" is neither a section header nor an option".to_string(),
+        });
+
+        let names: Vec<&str> = checks(&cycle).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["enabled", "capacity", "load"]);
+
+        cycle.observed.mockdir = Some(MockdirReading::Unusable);
+        assert_eq!(outcome(&cycle, "disk"), None);
     }
 }

@@ -20,7 +20,9 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::PushConfig;
+use identity::IdentityFiles;
 
+mod identity;
 pub mod worker;
 
 /// The `job` grouping label of the agent's group.
@@ -168,8 +170,9 @@ impl PushTarget {
                 .map_err(|e| error(format!("cannot read ca_file {}: {e}", ca_file.display())))?;
             let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 error(format!(
-                    "ca_file {} is not a PEM certificate bundle: {e}",
-                    ca_file.display()
+                    "ca_file {} is not a PEM certificate bundle: {}",
+                    ca_file.display(),
+                    error_chain(&e)
                 ))
             })?;
             if certificates.is_empty() {
@@ -181,33 +184,33 @@ impl PushTarget {
             builder = builder.tls_certs_only(certificates);
         }
 
+        let mut identity_files = None;
         if let Some((cert_file, key_file)) = &config.identity {
-            let mut pem = std::fs::read(cert_file).map_err(|e| {
-                error(format!(
-                    "cannot read cert_file {}: {e}",
-                    cert_file.display()
-                ))
-            })?;
-            pem.push(b'\n');
-            pem.extend(
-                std::fs::read(key_file).map_err(|e| {
-                    error(format!("cannot read key_file {}: {e}", key_file.display()))
-                })?,
-            );
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            let files = IdentityFiles::read(cert_file, key_file).map_err(error)?;
+            let identity = reqwest::Identity::from_pem(&files.pem()).map_err(|e| {
                 error(format!(
                     "cert_file {} and key_file {} are not a PEM certificate and its private \
-                     key: {e}",
+                     key: {}{}",
                     cert_file.display(),
-                    key_file.display()
+                    key_file.display(),
+                    error_chain(&e),
+                    files.hint(&e)
                 ))
             })?;
             builder = builder.identity(identity);
+            identity_files = Some(files);
         }
 
-        let client = builder
-            .build()
-            .map_err(|e| error(format!("cannot build the HTTP client: {e}")))?;
+        let client = builder.build().map_err(|e| {
+            let hint = identity_files
+                .as_ref()
+                .map(|files| files.hint(&e))
+                .unwrap_or_default();
+            error(format!(
+                "cannot build the HTTP client: {}{hint}",
+                error_chain(&e)
+            ))
+        })?;
         Ok(Self {
             url: config.url.clone(),
             group_url: format!("{}{}", config.url.trim_end_matches('/'), group_path(host)),
