@@ -163,8 +163,7 @@ fn check_config(path: &Path) -> ExitCode {
 }
 
 fn print_token(config_path: &Path, host: &str) -> ExitCode {
-    let invalid = |character: char| character.is_whitespace() || character == '/';
-    if host.is_empty() || host.contains(invalid) {
+    if host.is_empty() || host.contains(|character: char| character.is_whitespace()) {
         eprintln!(
             "invalid host {host:?}: give the builder's Koji host name, which its agent pushes \
              as the instance label, such as buildvm-x86-01.example.org"

@@ -370,7 +370,7 @@ fn token_prints_hmac_of_host() {
         "47dac3a19772f14cf7d2a058b439d8f0053ef9b0fc70241fcced3ceb40ac83d6\n"
     );
 
-    for host in ["", "bad host", "a/b"] {
+    for host in ["", "bad host", "tab\there"] {
         let (status, stdout, stderr) =
             run_to_end(&["--config", path.to_str().unwrap(), "token", host]);
         assert_eq!(status.code(), Some(2), "{host:?}: {stdout}");
