@@ -175,6 +175,97 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "hub families pushed by a builder",
+                "koji_hub_up 0\n# TYPE koji_tasks_created_total counter\n\
+                 koji_tasks_created_total{channel=\"default\",method=\"build\",tag=\"f42\"} 1000000\n",
+                400,
+                "metric name koji_hub_up is reserved: only the aggregator writes koji_hub_up",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "hub task counter next to agent families",
+                "# TYPE koji_builder_cpus gauge\nkoji_builder_cpus{host=\"b2\"} 4\n\
+                 # TYPE koji_tasks_created_total counter\n\
+                 koji_tasks_created_total{channel=\"default\",method=\"build\",tag=\"f42\"} 1000000\n",
+                400,
+                "only the aggregator writes koji_tasks_created_total",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "channel gauge pushed",
+                "# TYPE koji_channel_capacity gauge\nkoji_channel_capacity{channel=\"default\"} 99\n",
+                400,
+                "only the aggregator writes koji_channel_capacity",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "task histogram pushed",
+                "# TYPE koji_task_wait_seconds histogram\n\
+                 koji_task_wait_seconds_bucket{channel=\"default\",method=\"build\",le=\"+Inf\"} 1\n\
+                 koji_task_wait_seconds_sum{channel=\"default\",method=\"build\"} 5\n\
+                 koji_task_wait_seconds_count{channel=\"default\",method=\"build\"} 1\n",
+                400,
+                "only the aggregator writes koji_task_wait_seconds",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "aggregator health counter pushed",
+                "# TYPE koji_aggregator_duplicate_series_dropped_total counter\n\
+                 koji_aggregator_duplicate_series_dropped_total 7\n",
+                400,
+                "only the aggregator writes koji_aggregator_duplicate_series_dropped_total",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "last push time pushed",
+                "# TYPE koji_agent_last_push_timestamp_seconds gauge\n\
+                 koji_agent_last_push_timestamp_seconds{host=\"b2\"} 4102444800\n",
+                400,
+                "only the aggregator writes koji_agent_last_push_timestamp_seconds",
+            )
+        },
+        Case {
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "push counter pushed",
+                "# TYPE koji_agent_pushes_total counter\n\
+                 koji_agent_pushes_total{result=\"success\"} 5\n",
+                400,
+                "only the aggregator writes koji_agent_pushes_total",
+            )
+        },
+        Case {
+            method: Method::POST,
+            reason: "reserved_name",
+            marks_failure: true,
+            ..case(
+                "post of the rejection counter",
+                "# TYPE koji_agent_push_rejections_total counter\n\
+                 koji_agent_push_rejections_total{reason=\"forbidden\"} 0\n",
+                400,
+                "only the aggregator writes koji_agent_push_rejections_total",
+            )
+        },
+        Case {
             reason: "type_conflict",
             marks_failure: true,
             ..case(

@@ -1,7 +1,9 @@
 //! The metric contract: one [`MetricDef`] per metric that the agent or the aggregator exports.
 //!
 //! Both binaries build their families from these definitions, so names, types, label names
-//! and HELP texts cannot drift between them. [`ALL`] lists every definition.
+//! and HELP texts cannot drift between them. [`ALL`] lists every definition. Each definition
+//! also names the binaries that may write the metric ([`Writers`]), and the aggregator's push
+//! receiver rejects pushes of the metrics that only the aggregator writes.
 
 use std::fmt;
 
@@ -26,9 +28,26 @@ impl fmt::Display for MetricKind {
     }
 }
 
-/// The definition of one metric: name, HELP text, type, label names and histogram buckets.
+/// The binaries that may write the series of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Writers {
+    /// Only the aggregator, from the hub's data or about itself. The push receiver rejects
+    /// every push that contains the metric.
+    Aggregator,
+    /// Only the agent, about its own host. The aggregator serves what agents push.
+    Agent,
+    /// Both: the aggregator writes the row of every builder that the hub lists, and an agent
+    /// may push the row of its own host, which `/metrics` serves while the hub has no row for
+    /// that host.
+    AgentAndAggregator,
+}
+
+/// The definition of one metric: who writes it, name, HELP text, type, label names and
+/// histogram buckets.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MetricDef {
+    /// The binaries that may write the metric.
+    pub writers: Writers,
     /// Metric name, such as `koji_builder_enabled`.
     pub name: &'static str,
     /// HELP text: one sentence that names the unit.
@@ -40,6 +59,14 @@ pub struct MetricDef {
     /// Upper bounds of the histogram buckets in ascending order, without `+Inf`; empty for
     /// gauges and counters.
     pub buckets: &'static [f64],
+}
+
+impl MetricDef {
+    /// Returns true when an agent may push the metric, false when only the aggregator writes
+    /// it.
+    pub fn agent_may_push(&self) -> bool {
+        self.writers != Writers::Aggregator
+    }
 }
 
 /// Label names used by the contract.
@@ -80,11 +107,13 @@ pub const TASK_DURATION_BUCKETS: &[f64] = &[
 ];
 
 const fn gauge(
+    writers: Writers,
     name: &'static str,
     help: &'static str,
     labels: &'static [&'static str],
 ) -> MetricDef {
     MetricDef {
+        writers,
         name,
         help,
         kind: MetricKind::Gauge,
@@ -94,11 +123,13 @@ const fn gauge(
 }
 
 const fn counter(
+    writers: Writers,
     name: &'static str,
     help: &'static str,
     labels: &'static [&'static str],
 ) -> MetricDef {
     MetricDef {
+        writers,
         name,
         help,
         kind: MetricKind::Counter,
@@ -108,11 +139,13 @@ const fn counter(
 }
 
 const fn histogram(
+    writers: Writers,
     name: &'static str,
     help: &'static str,
     labels: &'static [&'static str],
 ) -> MetricDef {
     MetricDef {
+        writers,
         name,
         help,
         kind: MetricKind::Histogram,
@@ -125,6 +158,7 @@ const fn histogram(
 
 /// Whether the last poll of the hub succeeded.
 pub const HUB_UP: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_hub_up",
     "Whether the last poll of the Koji hub succeeded (1) or failed (0).",
     &[],
@@ -132,6 +166,7 @@ pub const HUB_UP: MetricDef = gauge(
 
 /// Unix time of the last successful hub poll.
 pub const HUB_LAST_SUCCESS_TIMESTAMP_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_hub_last_success_timestamp_seconds",
     "Unix time in seconds of the last successful poll of the Koji hub.",
     &[],
@@ -139,6 +174,7 @@ pub const HUB_LAST_SUCCESS_TIMESTAMP_SECONDS: MetricDef = gauge(
 
 /// Duration of the last hub poll.
 pub const HUB_POLL_DURATION_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_hub_poll_duration_seconds",
     "Duration in seconds of the last poll of the Koji hub.",
     &[],
@@ -146,6 +182,7 @@ pub const HUB_POLL_DURATION_SECONDS: MetricDef = gauge(
 
 /// Hub polls by result.
 pub const HUB_POLLS_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_hub_polls_total",
     "Polls of the Koji hub, by result.",
     &[RESULT],
@@ -155,6 +192,7 @@ pub const HUB_POLLS_TOTAL: MetricDef = counter(
 
 /// A builder and its architectures, always 1.
 pub const BUILDER_INFO: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_info",
     "Build host listed by the Koji hub with its architectures as a label, always 1.",
     &[HOST, ARCHES],
@@ -162,6 +200,7 @@ pub const BUILDER_INFO: MetricDef = gauge(
 
 /// The hub's enabled flag of a builder.
 pub const BUILDER_ENABLED: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_enabled",
     "Whether the Koji hub has the build host enabled (1) or disabled (0).",
     &[HOST],
@@ -169,6 +208,7 @@ pub const BUILDER_ENABLED: MetricDef = gauge(
 
 /// The hub's raw ready flag of a builder.
 pub const BUILDER_READY: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_ready",
     "Whether the Koji hub reports the build host ready to take tasks (1) or not (0).",
     &[HOST],
@@ -176,6 +216,7 @@ pub const BUILDER_READY: MetricDef = gauge(
 
 /// The capacity of a builder.
 pub const BUILDER_CAPACITY: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_capacity",
     "Task load capacity of the build host as configured on the Koji hub.",
     &[HOST],
@@ -183,6 +224,7 @@ pub const BUILDER_CAPACITY: MetricDef = gauge(
 
 /// The task load of a builder.
 pub const BUILDER_TASK_LOAD: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_task_load",
     "Sum of the weights of the tasks on the build host as reported by the Koji hub.",
     &[HOST],
@@ -190,6 +232,7 @@ pub const BUILDER_TASK_LOAD: MetricDef = gauge(
 
 /// The last check-in of a builder (`update_ts`).
 pub const BUILDER_LAST_UPDATE_TIMESTAMP_SECONDS: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_last_update_timestamp_seconds",
     "Unix time in seconds of the last check-in of the build host with the Koji hub.",
     &[HOST],
@@ -197,6 +240,7 @@ pub const BUILDER_LAST_UPDATE_TIMESTAMP_SECONDS: MetricDef = gauge(
 
 /// A builder's membership in a channel, always 1.
 pub const BUILDER_CHANNEL_INFO: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_channel_info",
     "Membership of the build host in a Koji channel, always 1.",
     &[HOST, CHANNEL],
@@ -204,6 +248,7 @@ pub const BUILDER_CHANNEL_INFO: MetricDef = gauge(
 
 /// OPEN tasks of a builder by method.
 pub const BUILDER_RUNNING_TASKS: MetricDef = gauge(
+    Writers::AgentAndAggregator,
     "koji_builder_running_tasks",
     "Open tasks on the build host by method, waiting parent tasks included.",
     &[HOST, METHOD],
@@ -213,6 +258,7 @@ pub const BUILDER_RUNNING_TASKS: MetricDef = gauge(
 
 /// Hosts in a channel.
 pub const CHANNEL_BUILDERS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_builders",
     "Build hosts in the Koji channel.",
     &[CHANNEL],
@@ -220,6 +266,7 @@ pub const CHANNEL_BUILDERS: MetricDef = gauge(
 
 /// Enabled hosts in a channel.
 pub const CHANNEL_BUILDERS_ENABLED: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_builders_enabled",
     "Enabled build hosts in the Koji channel.",
     &[CHANNEL],
@@ -227,6 +274,7 @@ pub const CHANNEL_BUILDERS_ENABLED: MetricDef = gauge(
 
 /// Ready hosts in a channel.
 pub const CHANNEL_BUILDERS_READY: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_builders_ready",
     "Build hosts in the Koji channel that the hub reports ready.",
     &[CHANNEL],
@@ -234,6 +282,7 @@ pub const CHANNEL_BUILDERS_READY: MetricDef = gauge(
 
 /// Capacity summed over the enabled hosts of a channel.
 pub const CHANNEL_CAPACITY: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_capacity",
     "Sum of the capacity of the enabled build hosts in the Koji channel.",
     &[CHANNEL],
@@ -241,6 +290,7 @@ pub const CHANNEL_CAPACITY: MetricDef = gauge(
 
 /// Task load summed over the enabled hosts of a channel.
 pub const CHANNEL_TASK_LOAD: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_task_load",
     "Sum of the task load of the enabled build hosts in the Koji channel.",
     &[CHANNEL],
@@ -248,6 +298,7 @@ pub const CHANNEL_TASK_LOAD: MetricDef = gauge(
 
 /// The channel's own enabled flag.
 pub const CHANNEL_ENABLED: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_channel_enabled",
     "Whether the Koji channel itself is enabled (1) or disabled (0).",
     &[CHANNEL],
@@ -257,6 +308,7 @@ pub const CHANNEL_ENABLED: MetricDef = gauge(
 
 /// Tasks in the free, assigned and open states right now.
 pub const TASKS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_tasks",
     "Koji tasks currently in the state, by channel, method and tag.",
     &[STATE, CHANNEL, METHOD, TAG],
@@ -264,6 +316,7 @@ pub const TASKS: MetricDef = gauge(
 
 /// Creation time of the oldest task in a state.
 pub const TASKS_OLDEST_CREATE_TIMESTAMP_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_tasks_oldest_create_timestamp_seconds",
     "Unix time in seconds at which the oldest Koji task in the state was created.",
     &[STATE, CHANNEL],
@@ -271,6 +324,7 @@ pub const TASKS_OLDEST_CREATE_TIMESTAMP_SECONDS: MetricDef = gauge(
 
 /// Tasks created.
 pub const TASKS_CREATED_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_tasks_created_total",
     "Koji tasks created, by channel, method and tag.",
     &[CHANNEL, METHOD, TAG],
@@ -278,6 +332,7 @@ pub const TASKS_CREATED_TOTAL: MetricDef = counter(
 
 /// Tasks that reached a final state.
 pub const TASKS_COMPLETED_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_tasks_completed_total",
     "Koji tasks that ended closed, failed or canceled, by channel, method and tag.",
     &[STATE, CHANNEL, METHOD, TAG],
@@ -285,6 +340,7 @@ pub const TASKS_COMPLETED_TOTAL: MetricDef = counter(
 
 /// Time from creation to start of completed tasks.
 pub const TASK_WAIT_SECONDS: MetricDef = histogram(
+    Writers::Aggregator,
     "koji_task_wait_seconds",
     "Time in seconds from creation to start of completed Koji tasks.",
     &[CHANNEL, METHOD],
@@ -292,6 +348,7 @@ pub const TASK_WAIT_SECONDS: MetricDef = histogram(
 
 /// Time from start to completion of completed tasks.
 pub const TASK_RUN_SECONDS: MetricDef = histogram(
+    Writers::Aggregator,
     "koji_task_run_seconds",
     "Time in seconds from start to completion of completed Koji tasks.",
     &[CHANNEL, METHOD],
@@ -299,6 +356,7 @@ pub const TASK_RUN_SECONDS: MetricDef = histogram(
 
 /// Tasks whose tag was folded into `other` by the cap on distinct tags.
 pub const TASKS_TAG_FOLDED_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_tasks_tag_folded_total",
     "Koji tasks whose tag label was replaced by other because of the cap on distinct tags.",
     &[],
@@ -308,6 +366,7 @@ pub const TASKS_TAG_FOLDED_TOTAL: MetricDef = counter(
 
 /// Task ids given up on after the hub returned nil for them during the retry window.
 pub const AGGREGATOR_TASK_IDS_SKIPPED_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_aggregator_task_ids_skipped_total",
     "Task ids skipped because the Koji hub returned no task for them within the retry window.",
     &[],
@@ -315,6 +374,7 @@ pub const AGGREGATOR_TASK_IDS_SKIPPED_TOTAL: MetricDef = counter(
 
 /// Duplicate series dropped while rendering `/metrics`.
 pub const AGGREGATOR_DUPLICATE_SERIES_DROPPED_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_aggregator_duplicate_series_dropped_total",
     "Duplicate series dropped from the exposition, of which the first occurrence was kept.",
     &[],
@@ -324,6 +384,7 @@ pub const AGGREGATOR_DUPLICATE_SERIES_DROPPED_TOTAL: MetricDef = counter(
 
 /// The agent's version, always 1.
 pub const AGENT_BUILD_INFO: MetricDef = gauge(
+    Writers::Agent,
     "koji_agent_build_info",
     "Version of the koji-agent running on the build host, always 1.",
     &[HOST, VERSION],
@@ -331,6 +392,7 @@ pub const AGENT_BUILD_INFO: MetricDef = gauge(
 
 /// Whether the agent reached the hub.
 pub const AGENT_HUB_UP: MetricDef = gauge(
+    Writers::Agent,
     "koji_agent_hub_up",
     "Whether the last call of the agent to the Koji hub succeeded (1) or failed (0).",
     &[HOST],
@@ -338,6 +400,7 @@ pub const AGENT_HUB_UP: MetricDef = gauge(
 
 /// Whether kojid runs.
 pub const BUILDER_KOJID_UP: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_kojid_up",
     "Whether a kojid process runs on the build host (1) or not (0).",
     &[HOST],
@@ -345,6 +408,7 @@ pub const BUILDER_KOJID_UP: MetricDef = gauge(
 
 /// Start time of the running kojid.
 pub const BUILDER_KOJID_START_TIME_SECONDS: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_kojid_start_time_seconds",
     "Unix time in seconds at which the running kojid process started.",
     &[HOST],
@@ -352,6 +416,7 @@ pub const BUILDER_KOJID_START_TIME_SECONDS: MetricDef = gauge(
 
 /// Task child processes of kojid.
 pub const BUILDER_KOJID_TASK_PROCESSES: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_kojid_task_processes",
     "Task child processes of kojid found on the build host.",
     &[HOST],
@@ -359,6 +424,7 @@ pub const BUILDER_KOJID_TASK_PROCESSES: MetricDef = gauge(
 
 /// Result of one readiness check of kojid.
 pub const BUILDER_READY_CHECK: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_ready_check",
     "Whether the readiness check of kojid named by the check label passes (1) or fails (0).",
     &[HOST, CHECK],
@@ -366,6 +432,7 @@ pub const BUILDER_READY_CHECK: MetricDef = gauge(
 
 /// Free space on the mockdir file system.
 pub const BUILDER_MOCKDIR_FREE_BYTES: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_mockdir_free_bytes",
     "Free space in bytes on the file system of the mockdir of kojid.",
     &[HOST],
@@ -373,6 +440,7 @@ pub const BUILDER_MOCKDIR_FREE_BYTES: MetricDef = gauge(
 
 /// kojid's `minspace` setting.
 pub const BUILDER_MINSPACE_BYTES: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_minspace_bytes",
     "Free space in bytes that kojid needs in its mockdir to take tasks (minspace).",
     &[HOST],
@@ -380,6 +448,7 @@ pub const BUILDER_MINSPACE_BYTES: MetricDef = gauge(
 
 /// One-minute load average.
 pub const BUILDER_LOAD1: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_load1",
     "One-minute load average of the build host.",
     &[HOST],
@@ -387,6 +456,7 @@ pub const BUILDER_LOAD1: MetricDef = gauge(
 
 /// Logical CPUs.
 pub const BUILDER_CPUS: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_cpus",
     "Logical CPUs of the build host.",
     &[HOST],
@@ -394,6 +464,7 @@ pub const BUILDER_CPUS: MetricDef = gauge(
 
 /// kojid's `maxjobs` setting.
 pub const BUILDER_MAXJOBS: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_maxjobs",
     "Maximum number of tasks that kojid runs at once (maxjobs).",
     &[HOST],
@@ -401,6 +472,7 @@ pub const BUILDER_MAXJOBS: MetricDef = gauge(
 
 /// Expiry of kojid's client certificate.
 pub const BUILDER_CLIENT_CERT_EXPIRY_TIMESTAMP_SECONDS: MetricDef = gauge(
+    Writers::Agent,
     "koji_builder_client_cert_expiry_timestamp_seconds",
     "Unix time in seconds at which the client certificate of kojid expires.",
     &[HOST],
@@ -408,6 +480,7 @@ pub const BUILDER_CLIENT_CERT_EXPIRY_TIMESTAMP_SECONDS: MetricDef = gauge(
 
 /// Whether an agent collector succeeded.
 pub const AGENT_COLLECTOR_SUCCESS: MetricDef = gauge(
+    Writers::Agent,
     "koji_agent_collector_success",
     "Whether the last run of the agent collector succeeded (1) or failed (0).",
     &[HOST, COLLECTOR],
@@ -415,6 +488,7 @@ pub const AGENT_COLLECTOR_SUCCESS: MetricDef = gauge(
 
 /// Duration of an agent collector's last run.
 pub const AGENT_COLLECTOR_DURATION_SECONDS: MetricDef = gauge(
+    Writers::Agent,
     "koji_agent_collector_duration_seconds",
     "Duration in seconds of the last run of the agent collector.",
     &[HOST, COLLECTOR],
@@ -422,6 +496,7 @@ pub const AGENT_COLLECTOR_DURATION_SECONDS: MetricDef = gauge(
 
 /// Failed pushes of the agent by target and reason.
 pub const AGENT_PUSH_FAILURES_TOTAL: MetricDef = counter(
+    Writers::Agent,
     "koji_agent_push_failures_total",
     "Failed pushes of the agent, by target URL and reason.",
     &[HOST, TARGET, REASON],
@@ -431,6 +506,7 @@ pub const AGENT_PUSH_FAILURES_TOTAL: MetricDef = counter(
 
 /// Last accepted push per builder.
 pub const AGENT_LAST_PUSH_TIMESTAMP_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "koji_agent_last_push_timestamp_seconds",
     "Unix time in seconds of the last accepted push from the agent of the build host.",
     &[HOST],
@@ -438,6 +514,7 @@ pub const AGENT_LAST_PUSH_TIMESTAMP_SECONDS: MetricDef = gauge(
 
 /// Pushes received by result.
 pub const AGENT_PUSHES_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_agent_pushes_total",
     "Pushes received from agents, by result.",
     &[RESULT],
@@ -445,6 +522,7 @@ pub const AGENT_PUSHES_TOTAL: MetricDef = counter(
 
 /// Pushes rejected by reason.
 pub const AGENT_PUSH_REJECTIONS_TOTAL: MetricDef = counter(
+    Writers::Aggregator,
     "koji_agent_push_rejections_total",
     "Pushes from agents that were rejected, by reason.",
     &[REASON],
@@ -453,6 +531,7 @@ pub const AGENT_PUSH_REJECTIONS_TOTAL: MetricDef = counter(
 /// Last successful push per group, as the Pushgateway names it. Its labels are the grouping
 /// labels of the group, so the definition fixes none.
 pub const PUSH_TIME_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "push_time_seconds",
     "Unix time in seconds of the last successful push to the group, 0 if there was none.",
     &[],
@@ -461,6 +540,7 @@ pub const PUSH_TIME_SECONDS: MetricDef = gauge(
 /// Last failed push per group, as the Pushgateway names it. Its labels are the grouping
 /// labels of the group, so the definition fixes none.
 pub const PUSH_FAILURE_TIME_SECONDS: MetricDef = gauge(
+    Writers::Aggregator,
     "push_failure_time_seconds",
     "Unix time in seconds of the last failed push to the group, 0 if there was none.",
     &[],
@@ -745,6 +825,53 @@ mod tests {
                     "{sample_name} clashes"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn hub_and_aggregator_families_not_pushable() {
+        let aggregator_prefixes = [
+            "koji_hub_",
+            "koji_channel_",
+            "koji_tasks",
+            "koji_task_",
+            "koji_aggregator_",
+            "push_",
+        ];
+        for def in ALL {
+            if aggregator_prefixes
+                .iter()
+                .any(|prefix| def.name.starts_with(prefix))
+            {
+                assert_eq!(def.writers, Writers::Aggregator, "{}", def.name);
+            }
+        }
+    }
+
+    #[test]
+    fn agent_families_split_by_writer() {
+        let aggregator_written = [
+            AGENT_LAST_PUSH_TIMESTAMP_SECONDS.name,
+            AGENT_PUSHES_TOTAL.name,
+            AGENT_PUSH_REJECTIONS_TOTAL.name,
+        ];
+        for def in ALL.iter().filter(|def| def.name.starts_with("koji_agent_")) {
+            assert_eq!(
+                def.agent_may_push(),
+                !aggregator_written.contains(&def.name),
+                "{}",
+                def.name
+            );
+        }
+    }
+
+    #[test]
+    fn builder_families_pushable() {
+        for def in ALL
+            .iter()
+            .filter(|def| def.name.starts_with("koji_builder_"))
+        {
+            assert!(def.agent_may_push(), "{}", def.name);
         }
     }
 

@@ -21,14 +21,14 @@
 //!
 //! Timestamps are kept on the metric (`timestamp_ms`), so a receiver can reject them.
 
-use prometheus::TextEncoder;
-use prometheus::proto::{Metric, MetricFamily, MetricType};
+use prometheus::proto::{MetricFamily, MetricType};
 
 mod parser;
 mod writer;
 
 use parser::parse;
 use writer::write_family;
+pub use writer::{format_float, write_float};
 
 /// The content type of text format 0.0.4, exactly as Prometheus and the Pushgateway send it.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -53,38 +53,17 @@ pub fn parse_text(input: &[u8]) -> Result<Vec<MetricFamily>, ParseError> {
 /// Encodes `families` as text format 0.0.4 with [`TEXT_CONTENT_TYPE`].
 ///
 /// Families without a name or without samples are skipped, because the format has no way to
-/// write them. Gauges, counters, summaries and histograms without an explicit `+Inf` bucket
-/// are written by `prometheus::TextEncoder`. Untyped families (which make that encoder panic)
-/// and histograms with an explicit `+Inf` bucket (which it labels `le="inf"`) are written
-/// here in the same layout, with `le="+Inf"`.
+/// write them. Every other family is written in the layout of `prometheus::TextEncoder` by the
+/// writer of this module. `TextEncoder` 0.14 is not used, because it writes infinite values as
+/// `inf` and `-inf` where the format requires `+Inf` and `-Inf`. It also labels an explicit
+/// `+Inf` bucket `le="inf"` and panics on untyped families.
 pub fn encode_text(families: &[MetricFamily]) -> String {
-    let encoder = TextEncoder::new();
     let mut out = String::new();
     for family in families {
         if family.name().is_empty() || family.get_metric().is_empty() {
             continue;
         }
-        let needs_local_writer = match family.get_field_type() {
-            MetricType::UNTYPED => true,
-            MetricType::HISTOGRAM => family.get_metric().iter().any(has_explicit_inf_bucket),
-            _ => false,
-        };
-        if needs_local_writer {
-            write_family(&mut out, family);
-            continue;
-        }
-
-        let start = out.len();
-        if encoder
-            .encode_utf8(std::slice::from_ref(family), &mut out)
-            .is_err()
-        {
-            // TextEncoder fails only on families without a name or samples, which are skipped
-            // above, and writing into a String cannot fail. Write the family here anyway
-            // rather than lose it.
-            out.truncate(start);
-            write_family(&mut out, family);
-        }
+        write_family(&mut out, family);
     }
     out
 }
@@ -131,14 +110,6 @@ pub(crate) fn type_name(metric_type: MetricType) -> &'static str {
         MetricType::UNTYPED => "untyped",
         MetricType::HISTOGRAM => "histogram",
     }
-}
-
-fn has_explicit_inf_bucket(metric: &Metric) -> bool {
-    metric
-        .get_histogram()
-        .get_bucket()
-        .iter()
-        .any(|bucket| bucket.upper_bound() == f64::INFINITY)
 }
 
 #[cfg(test)]

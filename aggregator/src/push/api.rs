@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, SecondsFormat, Utc};
+use koji_metrics::text::format_float;
 use serde_json::{Map, Value, json};
 
 use super::compact::{SampleValue, StoredFamily, effective_labels};
@@ -76,7 +77,7 @@ fn family_json(group: &Group, family: &StoredFamily) -> Value {
                     let quantiles: Map<String, Value> = summary
                         .quantiles
                         .iter()
-                        .map(|(quantile, value)| (quantile.to_string(), number(*value)))
+                        .map(|(quantile, value)| (format_float(*quantile), number(*value)))
                         .collect();
                     json!({
                         "labels": labels,
@@ -90,7 +91,7 @@ fn family_json(group: &Group, family: &StoredFamily) -> Value {
                         .buckets
                         .iter()
                         .map(|(bound, count)| {
-                            (bound_text(*bound), Value::String(count.to_string()))
+                            (format_float(*bound), Value::String(count.to_string()))
                         })
                         .collect();
                     json!({
@@ -126,19 +127,10 @@ fn labels_json(labels: &[(&str, &str)]) -> Value {
     )
 }
 
-/// A value as the Pushgateway writes it: a string.
+/// A value as the Pushgateway's API writes it: a string, with `+Inf`, `-Inf` and `NaN` spelled
+/// as Go's `fmt.Sprint` spells them.
 fn number(value: f64) -> Value {
-    Value::String(bound_text(value))
-}
-
-fn bound_text(value: f64) -> String {
-    if value == f64::INFINITY {
-        "+Inf".to_string()
-    } else if value == f64::NEG_INFINITY {
-        "-Inf".to_string()
-    } else {
-        value.to_string()
-    }
+    Value::String(format_float(value))
 }
 
 /// RFC 3339 time of a unix time in seconds.
@@ -187,5 +179,31 @@ mod tests {
             json["push_failure_time_seconds"]["metrics"][0]["value"],
             "0"
         );
+    }
+
+    #[test]
+    fn special_values_as_strings() {
+        let store = Store::new(Limits::default());
+        let families = parse_text(
+            b"# TYPE g gauge\ng{v=\"1\"} +Inf\ng{v=\"2\"} -Inf\ng{v=\"3\"} NaN\n\
+              # TYPE h histogram\nh_bucket{le=\"-Inf\"} 0\nh_bucket{le=\"+Inf\"} 1\n\
+              h_sum -Inf\nh_count 1\n\
+              # TYPE s summary\ns{quantile=\"0.5\"} -Inf\ns_sum +Inf\ns_count 1\n",
+        )
+        .unwrap();
+        let key = GroupingKey::from_path("job/j/instance/b1").unwrap();
+        store.push(key.clone(), Method::Put, families, 1.0).unwrap();
+
+        let json = group_json(&store.group(&key).unwrap());
+
+        let values: Vec<&Value> = (0..3).map(|i| &json["g"]["metrics"][i]["value"]).collect();
+        assert_eq!(values, ["+Inf", "-Inf", "NaN"]);
+        assert_eq!(
+            json["h"]["metrics"][0]["buckets"],
+            json!({"-Inf": "0", "+Inf": "1"})
+        );
+        assert_eq!(json["h"]["metrics"][0]["sum"], "-Inf");
+        assert_eq!(json["s"]["metrics"][0]["quantiles"], json!({"0.5": "-Inf"}));
+        assert_eq!(json["s"]["metrics"][0]["sum"], "+Inf");
     }
 }

@@ -12,7 +12,6 @@
 //! type with each other or with the metric contract, because the store rejects such pushes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write;
 use std::sync::Arc;
 
 use koji_metrics::check::dedupe_series;
@@ -20,6 +19,7 @@ use koji_metrics::contract::{
     AGENT_LAST_PUSH_TIMESTAMP_SECONDS, AGENT_PUSH_REJECTIONS_TOTAL, AGENT_PUSHES_TOTAL, MetricDef,
     MetricKind, PUSH_FAILURE_TIME_SECONDS, PUSH_TIME_SECONDS,
 };
+use koji_metrics::text::write_float;
 use koji_metrics::{Rendered, encode_text, merge_families};
 use prometheus::proto::{Counter, Gauge, Metric, MetricFamily, MetricType};
 
@@ -411,7 +411,7 @@ fn push_pair(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
-/// Writes `value` as Rust's `Display` for `f64` does (which `encode_text` uses), with a
+/// Writes `value` as `koji_metrics::text::write_float` does (which `encode_text` uses), with a
 /// shortcut for whole numbers, the common case of gauges and counters.
 fn push_value(out: &mut String, value: f64) {
     const EXACT: f64 = 9_007_199_254_740_992.0;
@@ -433,7 +433,7 @@ fn push_value(out: &mut String, value: f64) {
         out.push_str(std::str::from_utf8(&digits[position..]).expect("ASCII digits"));
         return;
     }
-    write!(out, "{value}").expect("writing into a String cannot fail");
+    write_float(out, value);
 }
 
 /// Renders the families that only pushes have, split by series count over up to
@@ -624,7 +624,9 @@ fn metric(def: &MetricDef, labels: &[(&str, &str)], value: f64) -> Metric {
 #[cfg(test)]
 mod tests {
     use koji_metrics::FamilyBuilder;
-    use koji_metrics::contract::{BUILDER_READY, HUB_UP};
+    use koji_metrics::contract::{
+        BUILDER_READY, BUILDER_TASK_LOAD, HUB_POLL_DURATION_SECONDS, HUB_UP,
+    };
     use koji_metrics::text::parse_text;
 
     use super::*;
@@ -698,10 +700,9 @@ mod tests {
             text.contains("koji_builder_ready{host=\"b1\",instance=\"b1\",job=\"koji-agent\"} 0\n"),
             "{text}"
         );
-        assert!(
-            text.contains("# HELP koji_builder_ready Pushed readiness."),
-            "{text}"
-        );
+        let contract_help = format!("# HELP koji_builder_ready {}\n", BUILDER_READY.help);
+        assert!(text.contains(&contract_help), "{text}");
+        assert!(!text.contains("Pushed readiness."), "{text}");
         assert!(
             text.contains("push_time_seconds{instance=\"b1\",job=\"koji-agent\"} 50\n"),
             "{text}"
@@ -720,6 +721,31 @@ mod tests {
         );
         assert!(
             koji_metrics::check::find_problems(&parse_text(text.as_bytes()).unwrap()).is_empty()
+        );
+    }
+
+    #[test]
+    fn hub_special_values_written() {
+        let mut duration = FamilyBuilder::new(&HUB_POLL_DURATION_SECONDS);
+        duration.sample(&[], f64::INFINITY).unwrap();
+        let mut load = FamilyBuilder::new(&BUILDER_TASK_LOAD);
+        load.sample(&["b1"], f64::NEG_INFINITY).unwrap();
+        load.sample(&["b2"], f64::NAN).unwrap();
+        let earlier = vec![duration.build(), load.build()];
+
+        let text = render_combined(earlier, &Store::new(Limits::default()).snapshot()).text;
+
+        assert!(
+            text.contains("\nkoji_hub_poll_duration_seconds +Inf\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("koji_builder_task_load{host=\"b1\"} -Inf\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("koji_builder_task_load{host=\"b2\"} NaN\n"),
+            "{text}"
         );
     }
 
@@ -745,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn value_shortcut_matches_display() {
+    fn value_shortcut_matches_write_float() {
         let values = [
             0.0,
             -0.0,
@@ -766,7 +792,7 @@ mod tests {
         for value in values {
             let mut out = String::new();
             push_value(&mut out, value);
-            assert_eq!(out, value.to_string(), "{value:?}");
+            assert_eq!(out, koji_metrics::text::format_float(value), "{value:?}");
         }
     }
 

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use koji_metrics::contract;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary, Untyped,
 };
@@ -21,11 +22,6 @@ pub const INSTANCE: &str = "instance";
 
 /// The label whose value must equal the sample's `instance`.
 pub const HOST: &str = "host";
-
-/// Families that the aggregator writes for every group. A push that contains one is
-/// rejected, because its series would never be served (the Pushgateway accepts such a push
-/// and overwrites the family).
-pub const RESERVED_FAMILIES: [&str; 2] = ["push_time_seconds", "push_failure_time_seconds"];
 
 /// The label pairs of a stored series, sorted by name.
 pub type LabelSet = Box<[(Arc<str>, Arc<str>)]>;
@@ -127,10 +123,11 @@ pub struct StoredFamily {
 
 /// Converts decoded families into the stored form for the group `key`.
 ///
-/// Rejects a key whose `host` label differs from its instance ([`check_key_host`]),
-/// families named like the per-group push times, timestamps, a `host` label that differs
-/// from the sample's instance, and series that are equal once the key's labels are applied.
-/// The result is sorted by family name.
+/// Rejects a key whose `host` label differs from its instance ([`check_key_host`]), families
+/// that only the aggregator writes ([`check_reserved`]), timestamps, a `host` label that
+/// differs from the sample's instance, and series that are equal once the key's labels are
+/// applied. A family of the metric contract takes the contract's HELP text, whatever HELP the
+/// push had. The result is sorted by family name.
 pub fn convert(
     key: &GroupingKey,
     families: Vec<MetricFamily>,
@@ -142,15 +139,7 @@ pub fn convert(
 
     for family in families {
         let name = family.name();
-        if RESERVED_FAMILIES.contains(&name) {
-            return Err(Rejection::new(
-                Reason::ReservedName,
-                format!(
-                    "metric name {name} is reserved: the aggregator writes {name} for every \
-                     group itself, so a pushed {name} would never be served; rename the metric"
-                ),
-            ));
-        }
+        check_reserved(name)?;
         let kind = family.get_field_type();
         let mut seen: HashSet<LabelSet> = HashSet::with_capacity(family.get_metric().len());
         let mut series = Vec::with_capacity(family.get_metric().len());
@@ -191,9 +180,12 @@ pub fn convert(
                 .iter()
                 .all(|(_, value)| !needs_escaping(value))
         });
+        // The Pushgateway likewise replaces the HELP of a pushed family that it exports
+        // itself with its own text (`GetMetricFamilies` in its storage/diskmetricstore.go).
+        let help = contract::find(name).map_or(family.help(), |def| def.help);
         stored.push(StoredFamily {
             name: interner.intern(name),
-            help: interner.intern(family.help()),
+            help: interner.intern(help),
             kind,
             pushed_at,
             plain_labels,
@@ -202,6 +194,23 @@ pub fn convert(
     }
     stored.sort_by(|left, right| left.name.cmp(&right.name));
     Ok(stored)
+}
+
+/// Rejects a family that the metric contract marks as written only by the aggregator: the
+/// hub's families, the aggregator's own, and the per-group push times. A host's credential
+/// would otherwise let it add series to them, such as a second `koji_hub_up`. The
+/// Pushgateway accepts pushes of its per-group push times and overwrites them.
+pub fn check_reserved(name: &str) -> Result<(), Rejection> {
+    match contract::find(name) {
+        Some(def) if !def.agent_may_push() => Err(Rejection::new(
+            Reason::ReservedName,
+            format!(
+                "metric name {name} is reserved: only the aggregator writes {name}, so a push \
+                 must not contain it; remove {name} from the push"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Returns the body labels of `metric` that `key` does not override, sorted by name. A body
@@ -530,10 +539,29 @@ mod tests {
         assert_eq!(rejection.reason, Reason::HostMismatch);
     }
 
+    /// Writes one series of the contract metric `def` with the label block `labels`.
+    fn contract_body(def: &contract::MetricDef, labels: &str) -> String {
+        let name = def.name;
+        let kind = def.kind;
+        match kind {
+            contract::MetricKind::Histogram => {
+                let inner = labels.trim_start_matches('{').trim_end_matches('}');
+                let separator = if inner.is_empty() { "" } else { "," };
+                format!(
+                    "# TYPE {name} {kind}\n{name}_bucket{{{inner}{separator}le=\"+Inf\"}} 9\n\
+                     {name}_sum{labels} 9\n{name}_count{labels} 9\n"
+                )
+            }
+            _ => format!("# TYPE {name} {kind}\n{name}{labels} 9\n"),
+        }
+    }
+
     #[test]
-    fn push_time_families_rejected() {
-        for name in RESERVED_FAMILIES {
-            let text = format!("# TYPE {name} counter\n{name}{{host=\"b1\"}} 9\na 1\n");
+    fn aggregator_families_rejected() {
+        let aggregator_only = contract::ALL.iter().filter(|def| !def.agent_may_push());
+        for def in aggregator_only {
+            let name = def.name;
+            let text = format!("{}a 1\n", contract_body(def, ""));
             let rejection = convert_text(&key("job/agent/instance/b1"), &text).unwrap_err();
 
             assert_eq!(rejection.reason, Reason::ReservedName, "{name}");
@@ -543,7 +571,41 @@ mod tests {
                     .contains(&format!("metric name {name} is reserved")),
                 "{rejection}"
             );
+            assert!(
+                rejection.message.contains("only the aggregator writes"),
+                "{rejection}"
+            );
         }
+    }
+
+    #[test]
+    fn agent_families_accepted() {
+        let pushable = contract::ALL.iter().filter(|def| def.agent_may_push());
+        for def in pushable {
+            let name = def.name;
+            let text = contract_body(def, "{host=\"b1\"}");
+            let stored = convert_text(&key("job/agent/instance/b1"), &text);
+
+            assert!(stored.is_ok(), "{name}: {stored:?}");
+        }
+    }
+
+    #[test]
+    fn contract_help_replaces_pushed_help() {
+        let key = key("job/agent/instance/b1");
+        let pushed = "# HELP koji_builder_cpus other help\n# TYPE koji_builder_cpus gauge\n\
+                      koji_builder_cpus{host=\"b1\"} 4\n\
+                      # TYPE koji_builder_load1 gauge\nkoji_builder_load1{host=\"b1\"} 1\n\
+                      # HELP agent_own Help of the client.\nagent_own 1\n";
+        let families = convert_text(&key, pushed).unwrap();
+        let help = |name: &str| -> String {
+            let family = families.iter().find(|family| &*family.name == name);
+            family.expect(name).help.to_string()
+        };
+
+        assert_eq!(help("koji_builder_cpus"), contract::BUILDER_CPUS.help);
+        assert_eq!(help("koji_builder_load1"), contract::BUILDER_LOAD1.help);
+        assert_eq!(help("agent_own"), "Help of the client.");
     }
 
     #[test]

@@ -2,8 +2,7 @@
 //! `koji_metrics::encode_text` writes the same series from protobuf families, without
 //! building a protobuf object per series.
 
-use std::fmt::Write;
-
+use koji_metrics::text::{format_float, write_float};
 use prometheus::proto::MetricType;
 
 use super::compact::SampleValue;
@@ -40,7 +39,7 @@ pub fn write_series(
         SampleValue::Simple(value) => sample(out, "", None, *value),
         SampleValue::Summary(summary) => {
             for (quantile, value) in &summary.quantiles {
-                let quantile = quantile.to_string();
+                let quantile = format_float(*quantile);
                 sample(out, "", Some(("quantile", &quantile)), *value);
             }
             sample(out, "_sum", None, summary.sum);
@@ -49,12 +48,8 @@ pub fn write_series(
         SampleValue::Histogram(histogram) => {
             let mut inf_seen = false;
             for (bound, count) in &histogram.buckets {
-                let bound = if *bound == f64::INFINITY {
-                    inf_seen = true;
-                    "+Inf".to_string()
-                } else {
-                    bound.to_string()
-                };
+                inf_seen |= *bound == f64::INFINITY;
+                let bound = format_float(*bound);
                 sample(out, "_bucket", Some(("le", &bound)), *count as f64);
             }
             let count = histogram.count as f64;
@@ -95,7 +90,7 @@ fn write_sample(
         out.push('}');
     }
     out.push(' ');
-    write!(out, "{value}").expect("writing into a String cannot fail");
+    write_float(out, value);
     out.push('\n');
 }
 
@@ -126,5 +121,77 @@ pub fn type_name(kind: MetricType) -> &'static str {
         MetricType::SUMMARY => "summary",
         MetricType::UNTYPED => "untyped",
         MetricType::HISTOGRAM => "histogram",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::compact::{HistogramValue, SummaryValue};
+
+    fn series_text(value: &SampleValue) -> String {
+        let mut out = String::new();
+        write_series(&mut out, "m", &[("host", "b1")], value, false);
+        out
+    }
+
+    #[test]
+    fn special_values_written() {
+        for (value, expected) in [
+            (f64::INFINITY, "m{host=\"b1\"} +Inf\n"),
+            (f64::NEG_INFINITY, "m{host=\"b1\"} -Inf\n"),
+            (f64::NAN, "m{host=\"b1\"} NaN\n"),
+        ] {
+            assert_eq!(series_text(&SampleValue::Simple(value)), expected);
+        }
+    }
+
+    #[test]
+    fn infinite_bucket_bound_written() {
+        let histogram = SampleValue::Histogram(Box::new(HistogramValue {
+            buckets: vec![(f64::NEG_INFINITY, 0), (1.0, 1), (f64::INFINITY, 2)],
+            sum: f64::INFINITY,
+            count: 2,
+        }));
+        let text = series_text(&histogram);
+
+        assert!(
+            text.contains("m_bucket{host=\"b1\",le=\"-Inf\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m_bucket{host=\"b1\",le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("le=\"+Inf\"").count(), 1, "{text}");
+        assert!(text.contains("m_sum{host=\"b1\"} +Inf\n"), "{text}");
+    }
+
+    #[test]
+    fn special_quantiles_written() {
+        let summary = SampleValue::Summary(Box::new(SummaryValue {
+            quantiles: vec![
+                (0.5, f64::NEG_INFINITY),
+                (0.9, f64::NAN),
+                (f64::INFINITY, 1.0),
+            ],
+            sum: f64::NEG_INFINITY,
+            count: 3,
+        }));
+        let text = series_text(&summary);
+
+        assert!(
+            text.contains("m{host=\"b1\",quantile=\"0.5\"} -Inf\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m{host=\"b1\",quantile=\"0.9\"} NaN\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m{host=\"b1\",quantile=\"+Inf\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("m_sum{host=\"b1\"} -Inf\n"), "{text}");
     }
 }

@@ -4,7 +4,9 @@
 //! `@base64` forms) with the Pushgateway's meaning, and the groups join the aggregator's
 //! `/metrics` after the hub's rows. Beyond the Pushgateway, the receiver checks who pushes
 //! ([`crate::identity`]) and that `host` labels equal `instance`. It rejects pushes of the
-//! per-group push times that it writes itself, which the Pushgateway accepts and overwrites.
+//! families that the metric contract marks as written only by the aggregator (the hub's
+//! families, its own, and the per-group push times, which the Pushgateway accepts and
+//! overwrites), and serves the contract's HELP text for the contract's families.
 //! It limits body size, series per group and the number of groups, expires the groups of
 //! silent agents, and writes the groups to disk.
 //!

@@ -28,7 +28,8 @@ pub enum Reason {
     DuplicateSeries,
     /// A sample's `host` label, or the grouping key's, differs from the `instance`.
     HostMismatch,
-    /// The body contains a family whose name the aggregator writes itself.
+    /// The body contains a family that only the aggregator writes, as the metric contract
+    /// marks it: a hub family, one of the aggregator's own, or a per-group push time.
     ReservedName,
     /// The group would hold more series than allowed.
     TooManySeries,

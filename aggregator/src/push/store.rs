@@ -5,8 +5,7 @@
 //! snapshot costs one pointer copy per group, and a scrape holds the lock only for that copy.
 //!
 //! Checks on every PUT and POST, besides those of [`compact::convert`]:
-//! - a family's type must equal its type in every other group and in the metric contract
-//!   (which covers the hub's and the aggregator's own families);
+//! - a family's type must equal its type in every other group and in the metric contract;
 //! - no family may be named like the `_bucket`, `_sum` or `_count` samples of a histogram or
 //!   summary elsewhere, and the other way round;
 //! - no series may equal a series of another group (possible when body labels match another

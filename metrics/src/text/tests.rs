@@ -543,6 +543,70 @@ fn summary_assembled() {
 }
 
 #[test]
+fn special_values_encoded() {
+    let families = parse("# TYPE g gauge\ng{v=\"1\"} +Inf\ng{v=\"2\"} -Inf\ng{v=\"3\"} NaN\n");
+    let text = encode_text(&families);
+
+    assert!(text.contains("g{v=\"1\"} +Inf\n"), "{text}");
+    assert!(text.contains("g{v=\"2\"} -Inf\n"), "{text}");
+    assert!(text.contains("g{v=\"3\"} NaN\n"), "{text}");
+    assert!(!text.contains("inf"), "{text}");
+}
+
+#[test]
+fn infinite_bucket_bound_encoded() {
+    let families = parse(
+        "# TYPE h histogram\nh_bucket{le=\"-Inf\"} 0\nh_bucket{le=\"1\"} 1\n\
+         h_bucket{le=\"+Inf\"} 2\nh_sum -Inf\nh_count 2\n",
+    );
+    let text = encode_text(&families);
+
+    assert!(text.contains("h_bucket{le=\"-Inf\"} 0\n"), "{text}");
+    assert!(text.contains("h_bucket{le=\"+Inf\"} 2\n"), "{text}");
+    assert!(text.contains("h_sum -Inf\n"), "{text}");
+    assert_eq!(parse(&text), families);
+}
+
+#[test]
+fn special_quantile_values_encoded() {
+    let mut families = parse(
+        "# TYPE s summary\ns{quantile=\"0.5\"} +Inf\ns{quantile=\"0.9\"} -Inf\n\
+         s{quantile=\"0.99\"} NaN\ns_sum +Inf\ns_count 3\n",
+    );
+    // No client writes a quantile label of infinity, but the writer must still spell it.
+    let summary = families[0].mut_metric()[0].summary.mut_or_insert_default();
+    summary.quantile[2].set_quantile(f64::INFINITY);
+    let text = encode_text(&families);
+
+    assert!(text.contains("s{quantile=\"0.5\"} +Inf\n"), "{text}");
+    assert!(text.contains("s{quantile=\"0.9\"} -Inf\n"), "{text}");
+    assert!(text.contains("s{quantile=\"+Inf\"} NaN\n"), "{text}");
+    assert!(text.contains("s_sum +Inf\n"), "{text}");
+}
+
+#[test]
+fn format_float_spells_special_values() {
+    for (value, expected) in [
+        (f64::INFINITY, "+Inf"),
+        (f64::NEG_INFINITY, "-Inf"),
+        (f64::NAN, "NaN"),
+        (0.0, "0"),
+        (-0.0, "-0"),
+        (1.5, "1.5"),
+        (1e21, "1000000000000000000000"),
+        (1e-7, "0.0000001"),
+    ] {
+        assert_eq!(format_float(value), expected, "{value:?}");
+        let parsed = parse_go_float(expected.as_bytes()).expect("the text parses");
+        if value.is_nan() {
+            assert!(parsed.is_nan(), "{expected}");
+        } else {
+            assert_eq!(parsed.to_bits(), value.to_bits(), "{expected}");
+        }
+    }
+}
+
+#[test]
 fn suffixed_names_without_complex_family_are_plain() {
     let families = parse("# TYPE g gauge\ng 1\ng_sum 2\ng_bucket{le=\"1\"} 3\n");
     let names: Vec<&str> = families.iter().map(|family| family.name()).collect();
@@ -584,6 +648,8 @@ fn empty_family_skipped_by_encoder() {
 
 #[test]
 fn local_writer_matches_text_encoder() {
+    use prometheus::TextEncoder;
+
     let families = parse(
         "# HELP g A \\\\ gauge\\n.\n# TYPE g gauge\ng{a=\"\\\"\",b=\"\\n\"} -1.5 17\ng 1e21\n\
          # TYPE c counter\nc 3\n\

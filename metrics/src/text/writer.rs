@@ -1,4 +1,7 @@
-//! The text writer for the families that `prometheus::TextEncoder` cannot write.
+//! The text writer: the layout of `prometheus::TextEncoder`, with the special float values
+//! spelled as the text format requires.
+
+use std::fmt::Write;
 
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
@@ -39,7 +42,7 @@ pub(super) fn write_family(out: &mut String, family: &MetricFamily) {
             MetricType::SUMMARY => {
                 let summary = metric.get_summary();
                 for quantile in summary.get_quantile() {
-                    let label = quantile.quantile().to_string();
+                    let label = format_float(quantile.quantile());
                     let value = quantile.value();
                     write_sample(out, name, "", metric, Some(("quantile", &label)), value);
                 }
@@ -52,12 +55,8 @@ pub(super) fn write_family(out: &mut String, family: &MetricFamily) {
                 let mut inf_seen = false;
                 for bucket in histogram.get_bucket() {
                     let bound = bucket.upper_bound();
-                    let label = if bound == f64::INFINITY {
-                        inf_seen = true;
-                        "+Inf".to_string()
-                    } else {
-                        bound.to_string()
-                    };
+                    inf_seen |= bound == f64::INFINITY;
+                    let label = format_float(bound);
                     let count = bucket.cumulative_count() as f64;
                     write_sample(out, name, "_bucket", metric, Some(("le", &label)), count);
                 }
@@ -100,12 +99,35 @@ fn write_sample(
         out.push('}');
     }
     out.push(' ');
-    out.push_str(&value.to_string());
+    write_float(out, value);
     if metric.timestamp_ms() != 0 {
         out.push(' ');
         out.push_str(&metric.timestamp_ms().to_string());
     }
     out.push('\n');
+}
+
+/// Writes `value` as a sample value or an `le` or `quantile` label value. The special values
+/// are written `+Inf`, `-Inf` and `NaN` as the text format requires, where Rust's `Display`
+/// writes `inf` and `-inf`. Every other value takes the shortest decimal form that reads back
+/// as the same `f64`.
+pub fn write_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if value == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        write!(out, "{value}").expect("writing into a String cannot fail");
+    }
+}
+
+/// Returns `value` as [`write_float`] writes it.
+pub fn format_float(value: f64) -> String {
+    let mut text = String::new();
+    write_float(&mut text, value);
+    text
 }
 
 /// Escapes `\` and line feed, and `"` when `quote` is set, as the text format requires.
