@@ -628,6 +628,15 @@ impl RawConfig {
                 ));
             }
 
+            if token.is_some() && sends_in_clear(&target.url) {
+                warnings.push(format!(
+                    "{} = {:?} is plain http to another host, so the bearer token of \
+                     token_file crosses the network unencrypted; use https",
+                    key("url"),
+                    target.url
+                ));
+            }
+
             push.push(PushConfig {
                 url: target.url.clone(),
                 timeout: Duration::from_secs(target.timeout_secs),
@@ -687,6 +696,24 @@ fn check_host_name(host: &str) -> Result<(), String> {
         return Err(format!("it has {} characters", host.len()));
     }
     Ok(())
+}
+
+/// Returns true for an `http://` URL whose host is not a loopback address or `localhost`.
+fn sends_in_clear(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(address) => !address.is_loopback(),
+        Err(_) => host != "localhost",
+    }
 }
 
 fn check_secs(problem: &mut impl FnMut(&str, &dyn fmt::Debug, &str), key: &str, value: u64) {
@@ -1052,6 +1079,36 @@ mod tests {
             .to_string();
         assert!(error.contains("host = \"build vm\""), "{error}");
         assert!(error.contains("took the machine's host name"), "{error}");
+    }
+
+    #[test]
+    fn token_over_plain_http_warns() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "abc123\n").unwrap();
+        let config = |url: &str| {
+            validate(&format!(
+                "[[push]]\nurl = {url:?}\ntoken_file = {:?}\n",
+                token.display().to_string()
+            ))
+            .unwrap()
+        };
+
+        let remote = config("http://monitor.example.org:9820");
+        assert_eq!(remote.warnings.len(), 1, "{:?}", remote.warnings);
+        assert!(
+            remote.warnings[0].contains("unencrypted"),
+            "{:?}",
+            remote.warnings
+        );
+        for url in [
+            "https://monitor.example.org:9820",
+            "http://127.0.0.1:9820",
+            "http://[::1]:9820",
+            "http://localhost:9820",
+        ] {
+            assert!(config(url).warnings.is_empty(), "{url}");
+        }
     }
 
     #[test]

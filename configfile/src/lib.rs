@@ -276,8 +276,14 @@ fn join(parent: &str, key: &str) -> String {
 /// Replaces Rust type names in a serde message with TOML terms.
 fn plain_type_names(message: &str) -> String {
     let mut message = message
-        .replace("expected u64", "expected a whole number of at least 0")
-        .replace("expected usize", "expected a whole number of at least 0")
+        .replace(
+            "expected u64",
+            "expected a whole number that is not negative",
+        )
+        .replace(
+            "expected usize",
+            "expected a whole number that is not negative",
+        )
         .replace("expected path string", "expected a string (a file path)")
         .replace("expected a sequence", "expected an array");
     if let Some(start) = message.find("expected struct ") {
@@ -442,7 +448,7 @@ mod tests {
         assert_eq!(
             problems("[hub]\nurl = \"u\"\npoll_interval_secs = \"30\"\n"),
             vec![
-                "hub.poll_interval_secs: invalid type: string \"30\", expected a whole number of at least 0 at line 3"
+                "hub.poll_interval_secs: invalid type: string \"30\", expected a whole number that is not negative at line 3"
             ]
         );
     }

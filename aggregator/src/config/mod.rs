@@ -586,7 +586,8 @@ impl RawHubConfig {
                 self.call_timeout_secs, self.poll_interval_secs
             ));
         }
-        if self.connect_timeout_secs > self.call_timeout_secs {
+        // A call timeout of 0 is reported above; comparing with it would only add noise.
+        if self.connect_timeout_secs > self.call_timeout_secs && self.call_timeout_secs > 0 {
             problems.push(format!(
                 "hub.connect_timeout_secs = {}: must be at most hub.call_timeout_secs ({})",
                 self.connect_timeout_secs, self.call_timeout_secs
@@ -877,6 +878,17 @@ replacement = "x"
     }
 
     #[test]
+    fn zero_call_timeout_reported_once() {
+        let error =
+            parse("[hub]\nurl = \"https://koji.example.org/kojihub\"\ncall_timeout_secs = 0\n")
+                .unwrap_err()
+                .to_string();
+
+        assert!(error.contains("hub.call_timeout_secs = 0"), "{error}");
+        assert!(!error.contains("connect_timeout_secs"), "{error}");
+    }
+
+    #[test]
     fn push_and_tls_tables() {
         let text = r#"
 [push]
@@ -999,7 +1011,7 @@ client_ca_file = ""
             (
                 "[hub]\nurl = \"https://k/kojihub\"\npoll_interval_secs = \"30\"\n",
                 "hub.poll_interval_secs: invalid type: string \"30\", expected a whole number \
-                 of at least 0 at line 3",
+                 that is not negative at line 3",
             ),
             (
                 "[push]\ntoken_secret_files = [\"/a\", 5]\n",
