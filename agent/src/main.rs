@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use koji_agent::config::Config;
 use koji_agent::daemon::{self, TargetReport};
+use koji_agent::kojid_conf::KojidSettings;
 use tracing_subscriber::EnvFilter;
 
 /// Exit status of invalid flags or configuration.
@@ -144,6 +145,16 @@ fn check_config(cli: &Cli, config: &Config) -> ExitCode {
     println!("hub: {hub}");
     for target in &config.push {
         println!("push: {}", target.url);
+    }
+
+    // kojid.conf belongs to kojid, so a problem with it is no configuration error of the
+    // agent, but the collectors that need its settings fail until it is fixed.
+    if let Err(error) = KojidSettings::read(&config.kojid_config_path()) {
+        println!(
+            "warning: {error}; until kojid.conf can be read, the disk and certificate \
+             collectors, the maxjobs and disk readiness rules, and the hub collector when its \
+             url or CA comes from kojid.conf fail"
+        );
     }
     ExitCode::SUCCESS
 }

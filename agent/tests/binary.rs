@@ -226,6 +226,43 @@ async fn client_certificate_errors_name_cause() {
 }
 
 #[tokio::test]
+async fn check_config_warns_without_kojid_conf() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "host = \"{HOST}\"\nroot = {:?}\n[hub]\nenabled = false\n\
+             [[push]]\nurl = \"http://127.0.0.1:9\"\n",
+            fixture("roots/empty").display().to_string()
+        ),
+    )
+    .unwrap();
+
+    let output = run(args(&config, &["--check-config"])).await;
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let warning = stdout
+        .lines()
+        .find(|line| line.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("no warning in:\n{stdout}"));
+    assert!(warning.contains("etc/kojid/kojid.conf"), "{warning}");
+    assert!(
+        warning.contains("disk and certificate collectors"),
+        "{warning}"
+    );
+
+    let busy = write_config(dir.path(), &push_section("http://127.0.0.1:9", 1));
+    let output = run(args(&busy, &["--check-config"])).await;
+    assert!(
+        !text(&output.stdout).contains("warning:"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[tokio::test]
 async fn once_print_needs_no_target() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
