@@ -874,8 +874,8 @@ mod tests {
         for (text, expected) in [
             (
                 "interval_secs = \"15\"\n",
-                "interval_secs: invalid type: string \"15\", expected a whole number of at \
-                 least 0 at line 1",
+                "interval_secs: invalid type: string \"15\", expected a whole number that is \
+                 not negative at line 1",
             ),
             (
                 "[hub]\nenabled = \"no\"\n",
