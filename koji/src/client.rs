@@ -8,6 +8,7 @@ use dxr::Value;
 
 use crate::call::Call;
 use crate::error::Error;
+use crate::identity::IdentityFiles;
 use crate::retry::RetryPolicy;
 use crate::transport;
 
@@ -148,29 +149,36 @@ impl ClientBuilder {
             http = http.tls_certs_only(certificates);
         }
 
+        let mut identity_files = None;
         if let Some((cert_path, key_path)) = &self.identity {
-            let mut pem = read_file(cert_path, "client certificate")?;
-            pem.push(b'\n');
-            pem.extend(read_file(key_path, "client key")?);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|error| {
+            let files = IdentityFiles::from_pem(
+                cert_path,
+                key_path,
+                read_file(cert_path, "client certificate")?,
+                read_file(key_path, "client key")?,
+            );
+            let identity = reqwest::Identity::from_pem(&files.pem()).map_err(|error| {
                 Error::Config(format!(
                     "client certificate {} and key {} are not a PEM certificate and private \
-                     key: {error}",
+                     key: {}{}",
                     cert_path.display(),
-                    key_path.display()
+                    key_path.display(),
+                    error_chain(&error),
+                    files.hint(&error)
                 ))
             })?;
             http = http.identity(identity);
+            identity_files = Some(files);
         }
 
         let http = http.build().map_err(|error| {
             let cause = error_chain(&error);
-            match &self.identity {
-                Some((cert_path, key_path)) => Error::Config(format!(
+            match &identity_files {
+                Some(files) => Error::Config(format!(
                     "client certificate {} and key {} cannot be used: {cause}{}",
-                    cert_path.display(),
-                    key_path.display(),
-                    identity_hint(&cause)
+                    files.cert_file().display(),
+                    files.key_file().display(),
+                    files.hint(&error)
                 )),
                 None => Error::Config(format!("cannot build the HTTP client: {cause}")),
             }
@@ -288,27 +296,19 @@ impl Client {
     }
 }
 
-/// Returns `error` followed by each of its sources, because reqwest's own message for a
-/// client it cannot build is only "builder error".
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// Returns an error and its sources on one line, leaving out a source whose text the line
+/// already contains. reqwest keeps the cause (such as "Connection refused", or the rustls
+/// error behind "builder error") in the source chain.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
-}
-
-/// Returns advice for the rustls errors that a client certificate commonly causes, or "".
-fn identity_hint(cause: &str) -> &'static str {
-    if cause.contains("KeyMismatch") || cause.contains("InconsistentKeys") {
-        "; the private key does not match the certificate, so give the key that was made \
-         with it"
-    } else if cause.contains("UnsupportedCertVersion") {
-        "; the certificate is X.509 v1, which rustls rejects, so issue a v3 certificate"
-    } else {
-        ""
-    }
 }

@@ -151,7 +151,7 @@ fn mismatched_key_names_cause() {
     assert!(message.contains("monitoring.crt"), "{message}");
     assert!(message.contains("hub.key"), "{message}");
     assert!(
-        message.contains("the private key does not match the certificate"),
+        message.contains("hub.key is not the private key of cert_file"),
         "{message}"
     );
 }

@@ -13,16 +13,15 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
-use koji::RetryPolicy;
+use koji::identity::IdentityFiles;
+use koji::{RetryPolicy, error_chain};
 use koji_metrics::FamilyBuilder;
 use koji_metrics::contract::AGENT_PUSH_FAILURES_TOTAL;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::PushConfig;
-use identity::IdentityFiles;
 
-mod identity;
 pub mod worker;
 
 /// The `job` grouping label of the agent's group.
@@ -345,22 +344,6 @@ async fn read_excerpt(mut response: reqwest::Response) -> String {
     }
     body.truncate(ERROR_BODY_BYTES);
     koji::excerpt(&String::from_utf8_lossy(&body))
-}
-
-/// Returns an error and its sources on one line, as reqwest keeps the cause (such as
-/// "Connection refused") in the source chain.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Installs rustls' ring provider as the process default unless one is installed; reqwest

@@ -1,13 +1,14 @@
-//! Client certificates of push targets: reading the PEM files, and hints for the errors that
+//! Client certificates for reqwest: reading the PEM files, and hints for the errors that
 //! reqwest reports about them only as "builder error" with the rustls error as the cause.
+//! The hub client and the agent's push client both use it.
 
 use std::path::Path;
 
 use x509_parser::pem::Pem;
 use x509_parser::x509::X509Version;
 
-/// A target's client certificate and key, read for reqwest and for the hints of errors.
-pub(super) struct IdentityFiles<'a> {
+/// A client certificate and its key, read for reqwest and for the hints of errors.
+pub struct IdentityFiles<'a> {
     cert_file: &'a Path,
     key_file: &'a Path,
     cert_pem: Vec<u8>,
@@ -15,21 +16,43 @@ pub(super) struct IdentityFiles<'a> {
 }
 
 impl<'a> IdentityFiles<'a> {
-    pub(super) fn read(cert_file: &'a Path, key_file: &'a Path) -> Result<Self, String> {
+    /// Reads both files; the error names the file that cannot be read.
+    pub fn read(cert_file: &'a Path, key_file: &'a Path) -> Result<Self, String> {
         let cert_pem = std::fs::read(cert_file)
             .map_err(|e| format!("cannot read cert_file {}: {e}", cert_file.display()))?;
         let key_pem = std::fs::read(key_file)
             .map_err(|e| format!("cannot read key_file {}: {e}", key_file.display()))?;
-        Ok(Self {
+        Ok(Self::from_pem(cert_file, key_file, cert_pem, key_pem))
+    }
+
+    /// The certificate `cert_pem` and key `key_pem`, already read from `cert_file` and
+    /// `key_file`.
+    pub fn from_pem(
+        cert_file: &'a Path,
+        key_file: &'a Path,
+        cert_pem: Vec<u8>,
+        key_pem: Vec<u8>,
+    ) -> Self {
+        Self {
             cert_file,
             key_file,
             cert_pem,
             key_pem,
-        })
+        }
+    }
+
+    /// The certificate file.
+    pub fn cert_file(&self) -> &Path {
+        self.cert_file
+    }
+
+    /// The key file.
+    pub fn key_file(&self) -> &Path {
+        self.key_file
     }
 
     /// Returns both files as one PEM text, the form `reqwest::Identity::from_pem` reads.
-    pub(super) fn pem(&self) -> Vec<u8> {
+    pub fn pem(&self) -> Vec<u8> {
         let mut pem = self.cert_pem.clone();
         pem.push(b'\n');
         pem.extend_from_slice(&self.key_pem);
@@ -39,7 +62,7 @@ impl<'a> IdentityFiles<'a> {
     /// Returns a hint for the common causes of `error` when reqwest rejects the pair, as
     /// `"; hint"`, or an empty string. reqwest only reports "builder error" and the rustls
     /// error, so the files are inspected for the cause.
-    pub(super) fn hint(&self, error: &reqwest::Error) -> String {
+    pub fn hint(&self, error: &reqwest::Error) -> String {
         let (cert, key) = (self.cert_file.display(), self.key_file.display());
         let pem = self.pem();
         let labels = pem_labels(&pem);
@@ -123,8 +146,7 @@ mod tests {
 
     #[test]
     fn identity_hints_name_key_problems() {
-        let certs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs");
-        let cert_file = certs.join("chain.pem");
+        let cert_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/monitoring.crt");
         let key_file = Path::new("/etc/koji-agent/agent.key");
         let cases = [
             (
