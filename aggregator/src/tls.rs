@@ -80,11 +80,11 @@ pub enum TlsError {
     },
 }
 
-/// How [`TlsError::File`] names the server certificate file.
+/// Name of the server certificate file in [`TlsError::File`].
 pub const CERT_FILE: &str = "TLS certificate file";
-/// How [`TlsError::File`] names the server key file.
+/// Name of the server key file in [`TlsError::File`].
 pub const KEY_FILE: &str = "TLS key file";
-/// How [`TlsError::File`] names the client CA file.
+/// Name of the client CA file in [`TlsError::File`].
 pub const CLIENT_CA_FILE: &str = "client CA file";
 
 /// Builds the server configuration from `files`, with the ring crypto provider, TLS 1.2 and

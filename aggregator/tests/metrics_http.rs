@@ -12,7 +12,7 @@ use koji_hub_sim::{HubSim, SimOptions};
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// A client that leaves `Content-Encoding` alone, so the test sees what the server sent.
+/// Builds a client that leaves `Content-Encoding` alone, so the test reads the body as sent.
 fn raw_client() -> reqwest::Client {
     koji_test_support::install_crypto_provider();
     reqwest::Client::builder()
@@ -22,7 +22,7 @@ fn raw_client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The sample lines of an exposition without their values, which a poll between two
+/// Returns the sample lines of an exposition without their values, which a poll between two
 /// scrapes may change.
 fn series(text: &str) -> Vec<String> {
     text.lines()
@@ -63,7 +63,8 @@ async fn content_type_and_gzip() {
         .expect("a poll duration")
         .parse()
         .unwrap();
-    assert!(duration > 0.0 && duration < 30.0, "poll took {duration} s");
+    assert!(duration > 0.0, "poll took {duration} s");
+    assert!(duration < 30.0, "poll took {duration} s");
 
     let zipped = client
         .get(&url)

@@ -9,7 +9,7 @@
 //! - `disk`: mockdir has less than `minspace` MiB free;
 //! - `load`: the one-minute load average exceeds 4 per online CPU.
 //!
-//! One `koji_builder_ready_check` row per rule says whether it passes. A row whose input is
+//! One `koji_builder_ready_check` row per rule shows whether it passes. A row whose input is
 //! missing is left out: `enabled`, `capacity` and `maxjobs` need this cycle's hub view,
 //! `disk` the `disk` collector and `load` the `load` collector. `maxjobs` and `disk` also
 //! need kojid.conf, and are left out while it cannot be read: kojid exits on such a file, and

@@ -412,8 +412,8 @@ struct SlowPollLog {
 }
 
 impl SlowPollLog {
-    /// Records a slow poll at monotonic time `now`; returns the number of slow polls left
-    /// out since the last line when this one is to be logged.
+    /// Records a slow poll at monotonic time `now`. Returns `None` when the poll is not to be
+    /// logged, else the number of slow polls left out since the last line.
     fn record(&mut self, now: f64) -> Option<u64> {
         if let Some(last) = self.last_logged
             && now - last < REPEAT_LOG_INTERVAL_SECS
